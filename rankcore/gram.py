@@ -1,0 +1,207 @@
+"""Float64 assembly of quadrature Gram matrices ``M = Phi^T diag(w) Phi``.
+
+The hot path of the library.  The rows of ``Phi`` are processed in chunks: each
+chunk is scaled by ``sqrt(w)`` into a reused float64 buffer (this is also the
+cast of float32 input, so no float64 copy of the whole array is made) and
+added into ``M`` with the BLAS symmetric rank-k update ``dsyrk``, which does
+half the flops of a general product and accumulates in place.  Peak extra
+memory is one chunk buffer plus ``M``: O(chunk * n + n**2), independent of N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.linalg.blas import dsyrk
+
+from ._validate import as_array, describe, first_nonfinite
+
+__all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
+
+#: Target size in bytes of the float64 chunk buffer.  16 MiB keeps the buffer
+#: in the last-level cache of common CPUs for small n while giving dsyrk
+#: panels of at least 1024 rows (its efficient regime) for n <= 2048;
+#: bench/gram.py measures the choice.
+CHUNK_BYTES = 16 * 2**20
+MIN_CHUNK_ROWS = 1024
+
+
+def default_chunk_rows(n: int) -> int:
+    """Rows per chunk used for ``n`` functions (see ``CHUNK_BYTES``)."""
+    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * max(int(n), 1)))
+
+
+class GramAccumulator:
+    """Accumulates ``M = sum_k w_k phi(x_k) phi(x_k)^T`` chunk by chunk in float64.
+
+    Useful when features arrive in pieces (a data loader, a model evaluated in
+    batches).  ``rankcore.gram`` is built on it.
+
+    Parameters
+    ----------
+    n : int
+        Number of functions (columns of every chunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.gram import GramAccumulator
+    >>> acc = GramAccumulator(2)
+    >>> acc.add(np.array([[1.0, 0.0]]), np.array([4.0]))
+    >>> acc.add(np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 1.0]))
+    >>> acc.result().tolist()
+    [[5.0, 1.0], [1.0, 2.0]]
+    """
+
+    def __init__(self, n: int):
+        self.n = int(n)
+        # Fortran order so that dsyrk can update it in place (overwrite_c).
+        self._c = np.zeros((self.n, self.n), dtype=np.float64, order="F")
+        self._buf = None
+        self.n_rows = 0
+        self.n_chunks = 0
+        self._failed = False
+
+    def _buffer(self, rows: int) -> np.ndarray:
+        if self._buf is None or self._buf.shape[0] < rows:
+            self._buf = np.empty((rows, self.n), dtype=np.float64)
+        return self._buf[:rows]
+
+    def add(self, features, weights, *, name="features", wname="weights"):
+        """Add the contribution of one chunk (validated here)."""
+        f = _check_features(features, name)
+        if f.shape[1] != self.n:
+            raise ValueError(
+                f"{name} must have {self.n} columns like the earlier chunks, got {describe(f)}")
+        w = _check_weights(weights, wname, f.shape[0])
+        self._add_unchecked(f, np.sqrt(w), name)
+
+    def _add_unchecked(self, f, sqrt_w, name):
+        step = default_chunk_rows(self.n)
+        for start in range(0, f.shape[0], step):
+            stop = min(start + step, f.shape[0])
+            buf = self._buffer(stop - start)
+            np.multiply(f[start:stop], sqrt_w[start:stop, None], out=buf)
+            dsyrk(1.0, buf.T, beta=1.0, c=self._c, trans=0, lower=0, overwrite_c=1)
+            # O(n) check per chunk: a NaN/inf in the chunk always reaches the
+            # diagonal because every weight is positive.
+            if not np.all(np.isfinite(np.diagonal(self._c))):
+                self._failed = True
+                _raise_nonfinite(f[start:stop], name, start)
+        self.n_rows += f.shape[0]
+        self.n_chunks += 1
+
+    def result(self) -> np.ndarray:
+        """The symmetric (n, n) float64 Gram matrix accumulated so far."""
+        if self._failed:
+            raise RuntimeError(
+                "this GramAccumulator received non-finite features and holds no valid "
+                "result; start a new one")
+        upper = np.triu(self._c)
+        return np.ascontiguousarray(upper + np.triu(upper, 1).T)
+
+
+def _check_features(features, name):
+    # float32 stays float32 (cast chunk by chunk); ints etc. become float64.
+    return as_array(features, name, ndim=2, keep_float32=True, finite=False)
+
+
+def _check_weights(weights, name, n_rows):
+    w = as_array(weights, name, ndim=1)
+    if w.shape[0] != n_rows:
+        raise ValueError(
+            f"{name} must have one entry per row of the features ({n_rows}), "
+            f"got {describe(w)}")
+    if np.any(w <= 0):
+        k = int(np.argmax(w <= 0))
+        raise ValueError(f"{name} must be > 0, but {name}[{k}] = {w[k].item()!r}")
+    return w
+
+
+def _raise_nonfinite(chunk, name, row_offset):
+    bad = first_nonfinite(chunk)
+    if bad is not None:
+        i, j = int(bad[0]), int(bad[1])
+        raise ValueError(
+            f"{name} must be finite, but entry ({row_offset + i}, {j}) is "
+            f"{chunk[i, j].item()!r}")
+    raise ValueError(
+        f"{name} overflow float64 in the Gram matrix: entries near row {row_offset} "
+        f"have magnitude up to {float(np.max(np.abs(chunk))):.3g}; rescale the features")
+
+
+def gram(features, weights=None) -> np.ndarray:
+    """Quadrature Gram matrix ``M = Phi^T diag(w) Phi`` accumulated in float64.
+
+    ``M[i, j]`` approximates the L2 inner product of functions i and j on the
+    quadrature's domain.
+
+    Parameters
+    ----------
+    features : array_like, shape (N, n), or iterable of (features, weights)
+        ``features[k, j] = phi_j(x_k)``, float32 or float64 (other real types
+        are converted).  float32 input is cast chunk by chunk, never copied
+        whole.  With ``weights`` omitted, an iterable of
+        ``(features_chunk, weights_chunk)`` pairs, so that N never has to fit
+        in memory.
+    weights : array_like, shape (N,), optional
+        Positive quadrature weights.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Symmetric positive semi-definite float64 matrix.  Relative rounding
+        error of each entry is about ``N * 2**-53`` of
+        ``sqrt(M[i, i] * M[j, j])`` (float64 BLAS summation).
+
+    Raises
+    ------
+    ValueError
+        On empty input, a wrong number of dimensions, mismatched lengths,
+        weights that are not positive, or non-finite data (the message gives
+        the index of the first bad entry).
+    TypeError
+        On non-numeric input, or an array without weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rankcore
+    >>> q = rankcore.quadrature.gauss_legendre([(-1, 1)], order=8)
+    >>> x = q.points[:, 0]
+    >>> phi = np.stack([np.ones_like(x), x, x**2], axis=1)
+    >>> np.round(rankcore.gram(phi, q.weights), 12).tolist()
+    [[2.0, 0.0, 0.666666666667], [0.0, 0.666666666667, 0.0], [0.666666666667, 0.0, 0.4]]
+    """
+    if weights is not None:
+        f = _check_features(features, "features")
+        w = _check_weights(weights, "weights", f.shape[0])
+        acc = GramAccumulator(f.shape[1])
+        acc._add_unchecked(f, np.sqrt(w), "features")
+        return acc.result()
+
+    if isinstance(features, np.ndarray) or not isinstance(features, Iterable):
+        raise TypeError(
+            "weights is required when features is an array; to pass chunks give an "
+            f"iterable of (features, weights) pairs; got features={describe(features)}")
+    acc = None
+    for i, item in enumerate(features):
+        try:
+            fc, wc = item
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"chunks must be (features, weights) pairs, but chunk {i} is "
+                f"{describe(item)}") from None
+        fc = _check_features(fc, f"features (chunk {i})")
+        if acc is None:
+            acc = GramAccumulator(fc.shape[1])
+        elif fc.shape[1] != acc.n:
+            raise ValueError(
+                f"features (chunk {i}) must have {acc.n} columns like chunk 0, "
+                f"got {describe(fc)}")
+        wc = _check_weights(wc, f"weights (chunk {i})", fc.shape[0])
+        acc._add_unchecked(fc, np.sqrt(wc), f"features (chunk {i})")
+    if acc is None:
+        raise ValueError("chunks must contain at least one (features, weights) pair, got none")
+    return acc.result()

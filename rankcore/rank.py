@@ -1,0 +1,294 @@
+"""Spectra of Gram matrices and the epsilon-rank.
+
+The epsilon-rank of functions phi_1..phi_n is the number of eigenvalues of
+their Gram matrix above eps.  The whole spectrum determines it for every eps
+at once, which is why snapshots store spectra, not ranks.
+
+Accuracy.  Eigenvalues of a float64 Gram matrix carry an absolute error of
+about ``n * 2**-52 * lambda_max``, so thresholds down to ~1e-12 * lambda_max
+are meaningful through ``spectrum``.  Below that use
+``spectrum_from_features``, which takes singular values of ``W^(1/2) Phi``
+(``sigma_i**2 = lambda_i``) and resolves eigenvalues far smaller.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.linalg import qr, svdvals
+
+from ._validate import as_array, check_positive_scalar, describe
+from .gram import _check_features, _check_weights, default_chunk_rows
+
+__all__ = [
+    "NegativeEigenvalueWarning",
+    "spectrum",
+    "spectrum_from_features",
+    "eps_rank",
+    "is_eps_independent",
+    "ROUNDING_FACTOR",
+    "SYMMETRY_RTOL",
+]
+
+#: A negative eigenvalue of magnitude up to ``ROUNDING_FACTOR * n * 2**-52 *
+#: lambda_max`` is rounding of the eigensolver or of the assembly and is
+#: clipped silently; a larger one means the matrix is not a Gram matrix (or
+#: was accumulated in low precision) and is reported.
+ROUNDING_FACTOR = 16.0
+
+#: ``spectrum`` refuses matrices with ``max|M - M^T| > SYMMETRY_RTOL *
+#: max|M|``; smaller asymmetry (float32 round-off) is averaged away.
+SYMMETRY_RTOL = 1e-6
+
+
+class NegativeEigenvalueWarning(RuntimeWarning):
+    """A Gram matrix had negative eigenvalues larger than rounding explains."""
+
+
+def _check_gram_stack(gram, name="gram"):
+    m = as_array(gram, name, ndim=(2, 3))
+    if m.shape[-1] != m.shape[-2]:
+        raise ValueError(f"{name} must be square (n, n) or a stack (T, n, n), got {describe(m)}")
+    scale = np.max(np.abs(m), axis=(-2, -1), keepdims=True)
+    asym = np.max(np.abs(m - np.swapaxes(m, -1, -2)), axis=(-2, -1), keepdims=True)
+    bad = asym > SYMMETRY_RTOL * scale
+    if np.any(bad):
+        where = "" if m.ndim == 2 else f" (matrix {int(np.argmax(bad.ravel()))} of the stack)"
+        raise ValueError(
+            f"{name} must be symmetric, but max|M - M^T| = {float(np.max(asym)):.3g} "
+            f"exceeds {SYMMETRY_RTOL:g} * max|M|{where}")
+    return m
+
+
+def spectrum(gram, *, check_finite=True) -> np.ndarray:
+    """Eigenvalues of a Gram matrix (or a stack of them), in descending order.
+
+    Parameters
+    ----------
+    gram : array_like, shape (n, n) or (T, n, n)
+        Symmetric positive semi-definite matrix or stack of matrices.
+    check_finite : bool, default True
+        Check for NaN/inf and symmetry.  Turn off only for matrices made by
+        ``rankcore.gram``.
+
+    Returns
+    -------
+    ndarray, shape (n,) or (T, n)
+        float64 eigenvalues, descending.  Negative eigenvalues caused by
+        rounding are clipped to 0.
+
+    Raises
+    ------
+    ValueError
+        If the input is not square, not symmetric (to ``SYMMETRY_RTOL``) or
+        not finite.
+
+    Warns
+    -----
+    NegativeEigenvalueWarning
+        When an eigenvalue is below ``-ROUNDING_FACTOR * n * 2**-52 *
+        lambda_max``, which rounding cannot explain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rankcore
+    >>> rankcore.spectrum(np.diag([1.0, 3.0, 2.0])).tolist()
+    [3.0, 2.0, 1.0]
+    """
+    if check_finite:
+        m = _check_gram_stack(gram)
+        m = 0.5 * (m + np.swapaxes(m, -1, -2))
+    else:
+        m = np.asarray(gram, dtype=np.float64)
+    lam = np.linalg.eigvalsh(m)[..., ::-1]
+    n = m.shape[-1]
+    lmax = np.maximum(lam[..., :1], 0.0)
+    tol = ROUNDING_FACTOR * n * np.finfo(np.float64).eps * lmax
+    neg = lam[..., -1:] < -tol
+    if np.any(neg):
+        k = int(np.argmax(neg.ravel()))
+        worst = float(lam.reshape(-1, n)[k, -1])
+        where = "" if lam.ndim == 1 else f" in matrix {k} of the stack"
+        warnings.warn(
+            f"Gram matrix has eigenvalue {worst:.3g}{where}, below the rounding "
+            f"level -{float(tol.ravel()[k]):.3g}; it is not positive semi-definite "
+            "(low-precision accumulation?). Negative eigenvalues were clipped to 0.",
+            NegativeEigenvalueWarning, stacklevel=2)
+    return np.ascontiguousarray(np.maximum(lam, 0.0))
+
+
+def spectrum_from_features(features, weights) -> np.ndarray:
+    """Eigenvalues of ``Phi^T W Phi`` from singular values of ``W^(1/2) Phi``.
+
+    The accurate path for thresholds below ~1e-12 * lambda_max: the absolute
+    error of ``sigma_i`` is about ``2**-52 * sigma_max``, so ``lambda_i =
+    sigma_i**2`` is resolved down to roughly ``1e-30 * lambda_max`` instead of
+    ``1e-16 * lambda_max`` through the Gram matrix.  Rows are reduced chunk by
+    chunk with Householder QR (memory O(chunk * n + n**2)) before one small SVD.
+
+    Parameters
+    ----------
+    features : array_like, shape (N, n)
+        Function values at the quadrature points.
+    weights : array_like, shape (N,)
+        Positive quadrature weights.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Eigenvalues, descending (zeros appended when N < n).
+
+    Raises
+    ------
+    ValueError
+        As ``rankcore.gram``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rankcore
+    >>> q = rankcore.quadrature.gauss_legendre([(0, 1)], order=20)
+    >>> x = q.points[:, 0]
+    >>> phi = np.stack([x, x + 1e-9 * x**2], axis=1)   # nearly dependent
+    >>> lam = rankcore.spectrum_from_features(phi, q.weights)
+    >>> bool(1e-21 < lam[1] < 1e-19)   # far below what eigh of M resolves
+    True
+    """
+    f = as_array(features, "features", ndim=2, keep_float32=True)
+    w = _check_weights(weights, "weights", f.shape[0])
+    sw = np.sqrt(w)
+    n = f.shape[1]
+    step = default_chunk_rows(n)
+    r = np.zeros((0, n))
+    for start in range(0, f.shape[0], step):
+        stop = min(start + step, f.shape[0])
+        block = np.empty((r.shape[0] + stop - start, n))
+        block[:r.shape[0]] = r
+        np.multiply(f[start:stop], sw[start:stop, None], out=block[r.shape[0]:])
+        r = qr(block, mode="r", overwrite_a=True, check_finite=False)[0][:n]
+    sigma = svdvals(r, check_finite=False)
+    lam = np.zeros(n)
+    lam[:sigma.size] = sigma**2
+    return lam
+
+
+def _check_eps(eps):
+    if np.ndim(eps) == 0:
+        return check_positive_scalar(eps, "eps"), True
+    e = as_array(eps, "eps", ndim=1)
+    if np.any(e <= 0):
+        k = int(np.argmax(e <= 0))
+        raise ValueError(f"eps must be > 0, but eps[{k}] = {e[k].item()!r}")
+    return e, False
+
+
+def eps_rank(x, eps, relative=False, kind="auto"):
+    """Number of eigenvalues above ``eps`` (the epsilon-rank).
+
+    Parameters
+    ----------
+    x : array_like
+        A Gram matrix (n, n), a spectrum (n,), a stack of spectra (T, n) or a
+        stack of Gram matrices (T, n, n).
+    eps : float or 1-D array_like
+        Threshold(s), each finite and > 0.  An array adds a trailing axis.
+    relative : bool, default False
+        Count ``lambda > eps * lambda_max`` instead of the paper's absolute
+        ``lambda > eps``.
+    kind : {"auto", "gram", "spectrum"}
+        How to read ``x``.  "auto" treats 1-D input as a spectrum, 3-D input
+        as a stack of Gram matrices, and 2-D input as a Gram matrix when it
+        is square, a stack of spectra otherwise; pass "spectrum" for a square
+        stack of spectra (T == n).
+
+    Returns
+    -------
+    int or ndarray of int64
+        Shape ``x``'s stack shape (if any) followed by ``eps``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On eps <= 0 or non-finite, non-finite x, or a shape that does not fit
+        ``kind``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rankcore
+    >>> lam = np.array([1.0, 1e-3, 1e-7, 0.0])
+    >>> rankcore.eps_rank(lam, 1e-6)
+    2
+    >>> rankcore.eps_rank(lam, [1e-1, 1e-4, 1e-8]).tolist()
+    [1, 2, 3]
+    >>> rankcore.eps_rank(np.diag(lam), 1e-6)  # a Gram matrix
+    2
+    """
+    e, scalar = _check_eps(eps)
+    if kind not in ("auto", "gram", "spectrum"):
+        raise ValueError(f"kind must be 'auto', 'gram' or 'spectrum', got {kind!r}")
+    arr = as_array(x, "x", ndim=(1, 2, 3))
+    if kind == "auto":
+        is_gram = arr.ndim == 3 or (arr.ndim == 2 and arr.shape[0] == arr.shape[1])
+    else:
+        is_gram = kind == "gram"
+    if is_gram:
+        if arr.ndim == 1:
+            raise ValueError(f"x must be (n, n) or (T, n, n) for kind='gram', got {describe(arr)}")
+        lam = spectrum(arr)
+    else:
+        if arr.ndim == 3:
+            raise ValueError(
+                f"x must be (n,) or (T, n) for kind='spectrum', got {describe(arr)}")
+        lam = arr
+    thr = np.atleast_1d(e).astype(np.float64)
+    if relative:
+        lmax = np.maximum(np.max(lam, axis=-1, keepdims=True), 0.0)
+        thr_b = lmax[..., None] * thr  # (..., 1, E)
+    else:
+        thr_b = thr
+    counts = _count_above(lam, thr_b)
+    if scalar:
+        counts = counts[..., 0]
+        return int(counts) if counts.ndim == 0 else counts
+    return counts
+
+
+def _count_above(lam, thr):
+    # Blocks of rows keep the boolean temporary small for long runs.
+    lam2 = lam.reshape(-1, lam.shape[-1])
+    thr2 = np.broadcast_to(thr, lam.shape[:-1] + (1, np.shape(thr)[-1])).reshape(
+        lam2.shape[0], 1, -1)
+    out = np.empty((lam2.shape[0], thr2.shape[-1]), dtype=np.int64)
+    block = max(1, (1 << 24) // max(1, lam2.shape[1] * thr2.shape[-1]))
+    for s in range(0, lam2.shape[0], block):
+        out[s:s + block] = np.count_nonzero(
+            lam2[s:s + block, :, None] > thr2[s:s + block], axis=1)
+    return out.reshape(lam.shape[:-1] + (thr2.shape[-1],))
+
+
+def is_eps_independent(gram, eps) -> bool:
+    """Whether the functions behind ``gram`` are epsilon-linearly independent.
+
+    True iff ``lambda_min(gram) > eps`` (SPEC §2: min over unit c of
+    ``c^T M c``).
+
+    Parameters
+    ----------
+    gram : array_like, shape (n, n)
+        Gram matrix.
+    eps : float
+        Threshold > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rankcore
+    >>> rankcore.is_eps_independent(np.diag([1.0, 1e-3]), 1e-4)
+    True
+    """
+    e = check_positive_scalar(eps, "eps")
+    m = as_array(gram, "gram", ndim=2)
+    return bool(spectrum(m)[-1] > e)
