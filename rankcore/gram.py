@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
-from ._validate import as_array, describe, first_nonfinite
+from ._validate import as_array, check_positive_int, describe, first_nonfinite
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
@@ -42,6 +42,8 @@ class GramAccumulator:
     ----------
     n : int
         Number of functions (columns of every chunk).
+    chunk_rows : int, optional
+        Rows per internal dsyrk chunk; default ``default_chunk_rows(n)``.
 
     Examples
     --------
@@ -54,8 +56,10 @@ class GramAccumulator:
     [[5.0, 1.0], [1.0, 2.0]]
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, chunk_rows=None):
         self.n = int(n)
+        self.chunk_rows = (default_chunk_rows(self.n) if chunk_rows is None
+                           else check_positive_int(chunk_rows, "chunk_rows"))
         # Fortran order so that dsyrk can update it in place (overwrite_c).
         self._c = np.zeros((self.n, self.n), dtype=np.float64, order="F")
         self._buf = None
@@ -78,7 +82,7 @@ class GramAccumulator:
         self._add_unchecked(f, np.sqrt(w), name)
 
     def _add_unchecked(self, f, sqrt_w, name):
-        step = default_chunk_rows(self.n)
+        step = self.chunk_rows
         for start in range(0, f.shape[0], step):
             stop = min(start + step, f.shape[0])
             buf = self._buffer(stop - start)
@@ -131,7 +135,7 @@ def _raise_nonfinite(chunk, name, row_offset):
         f"have magnitude up to {float(np.max(np.abs(chunk))):.3g}; rescale the features")
 
 
-def gram(features, weights=None) -> np.ndarray:
+def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
     """Quadrature Gram matrix ``M = Phi^T diag(w) Phi`` accumulated in float64.
 
     ``M[i, j]`` approximates the L2 inner product of functions i and j on the
@@ -147,6 +151,10 @@ def gram(features, weights=None) -> np.ndarray:
         in memory.
     weights : array_like, shape (N,), optional
         Positive quadrature weights.
+    chunk_rows : int, optional
+        Rows per internal chunk (memory ``8 * chunk_rows * n`` bytes).  The
+        default, ``default_chunk_rows(n)``, targets a 16 MiB buffer with at
+        least 1024 rows; ``bench/gram.py --chunks`` measures the choice.
 
     Returns
     -------
@@ -177,7 +185,7 @@ def gram(features, weights=None) -> np.ndarray:
     if weights is not None:
         f = _check_features(features, "features")
         w = _check_weights(weights, "weights", f.shape[0])
-        acc = GramAccumulator(f.shape[1])
+        acc = GramAccumulator(f.shape[1], chunk_rows)
         acc._add_unchecked(f, np.sqrt(w), "features")
         return acc.result()
 
@@ -195,7 +203,7 @@ def gram(features, weights=None) -> np.ndarray:
                 f"{describe(item)}") from None
         fc = _check_features(fc, f"features (chunk {i})")
         if acc is None:
-            acc = GramAccumulator(fc.shape[1])
+            acc = GramAccumulator(fc.shape[1], chunk_rows)
         elif fc.shape[1] != acc.n:
             raise ValueError(
                 f"features (chunk {i}) must have {acc.n} columns like chunk 0, "
