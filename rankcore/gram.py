@@ -79,14 +79,15 @@ class GramAccumulator:
             raise ValueError(
                 f"{name} must have {self.n} columns like the earlier chunks, got {describe(f)}")
         w = _check_weights(weights, wname, f.shape[0])
-        self._add_unchecked(f, np.sqrt(w), name)
+        self._add_unchecked(f, w, name)
 
-    def _add_unchecked(self, f, sqrt_w, name):
+    def _add_unchecked(self, f, w, name):
         step = self.chunk_rows
         for start in range(0, f.shape[0], step):
             stop = min(start + step, f.shape[0])
             buf = self._buffer(stop - start)
-            np.multiply(f[start:stop], sqrt_w[start:stop, None], out=buf)
+            # sqrt per chunk: no O(N) temporary
+            np.multiply(f[start:stop], np.sqrt(w[start:stop])[:, None], out=buf)
             dsyrk(1.0, buf.T, beta=1.0, c=self._c, trans=0, lower=0, overwrite_c=1)
             # O(n) check per chunk: a NaN/inf in the chunk always reaches the
             # diagonal because every weight is positive.
@@ -117,7 +118,7 @@ def _check_weights(weights, name, n_rows):
         raise ValueError(
             f"{name} must have one entry per row of the features ({n_rows}), "
             f"got {describe(w)}")
-    if np.any(w <= 0):
+    if w.min() <= 0:  # min allocates nothing; the mask only on failure
         k = int(np.argmax(w <= 0))
         raise ValueError(f"{name} must be > 0, but {name}[{k}] = {w[k].item()!r}")
     return w
@@ -186,7 +187,7 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
         f = _check_features(features, "features")
         w = _check_weights(weights, "weights", f.shape[0])
         acc = GramAccumulator(f.shape[1], chunk_rows)
-        acc._add_unchecked(f, np.sqrt(w), "features")
+        acc._add_unchecked(f, w, "features")
         return acc.result()
 
     if isinstance(features, np.ndarray) or not isinstance(features, Iterable):
@@ -209,7 +210,7 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
                 f"features (chunk {i}) must have {acc.n} columns like chunk 0, "
                 f"got {describe(fc)}")
         wc = _check_weights(wc, f"weights (chunk {i})", fc.shape[0])
-        acc._add_unchecked(fc, np.sqrt(wc), f"features (chunk {i})")
+        acc._add_unchecked(fc, wc, f"features (chunk {i})")
     if acc is None:
         raise ValueError("chunks must contain at least one (features, weights) pair, got none")
     return acc.result()

@@ -252,3 +252,25 @@ def test_rankcore_never_imports_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def test_peak_memory_independent_of_N_and_no_float64_copy():
+    # tracemalloc counts numpy's allocations: deterministic, not a timing.
+    import tracemalloc
+    n = 32
+    chunk = 4096
+    peaks = []
+    for N in (50_000, 400_000):
+        phi = np.ones((N, n), dtype=np.float32)
+        w = np.full(N, 1.0 / N)
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        m = gram(phi, w, chunk_rows=chunk)
+        peaks.append(tracemalloc.get_traced_memory()[1] - base)
+        tracemalloc.stop()
+        assert np.allclose(m, 1.0)
+    buffer_bytes = 8 * chunk * n
+    assert peaks[0] < buffer_bytes + 64 * n * n + 2**20
+    # growing N eightfold adds no memory beyond the validation scan's fixed block
+    assert abs(peaks[1] - peaks[0]) < 2**20
+    assert peaks[1] < 8 * 400_000 * n / 10  # far below a float64 copy of Phi
