@@ -1,8 +1,9 @@
 """Float64 assembly of quadrature Gram matrices ``M = Phi^T diag(w) Phi``.
 
 The hot path of the library.  The rows of ``Phi`` are processed in chunks: each
-chunk is scaled by ``sqrt(w)`` into a reused float64 buffer (this is also the
-cast of float32 input, so no float64 copy of the whole array is made) and
+chunk is scaled by ``sqrt(w)`` into a reused float64 buffer by a Numba kernel
+(this is also the cast of float32 input, so no float64 copy of the whole array
+is made) and
 added into ``M`` with the BLAS symmetric rank-k update ``dsyrk``, which does
 half the flops of a general product and accumulates in place.  Peak extra
 memory is one chunk buffer plus ``M``: O(chunk * n + n**2), independent of N.
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
+from ._gram_kernels import scale_rows_sqrt
 from ._validate import as_array, check_positive_int, describe, first_nonfinite
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
@@ -86,8 +88,7 @@ class GramAccumulator:
         for start in range(0, f.shape[0], step):
             stop = min(start + step, f.shape[0])
             buf = self._buffer(stop - start)
-            # sqrt per chunk: no O(N) temporary
-            np.multiply(f[start:stop], np.sqrt(w[start:stop])[:, None], out=buf)
+            scale_rows_sqrt(f[start:stop], w[start:stop], buf)
             dsyrk(1.0, buf.T, beta=1.0, c=self._c, trans=0, lower=0, overwrite_c=1)
             # O(n) check per chunk: a NaN/inf in the chunk always reaches the
             # diagonal because every weight is positive.
