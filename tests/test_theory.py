@@ -1,0 +1,261 @@
+"""Theorems 3.1 and 3.2 checked on measured function sets (rankcore.theory)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rankcore
+from rankcore import (NegativeEigenvalueWarning, loss_lower_bound,
+                      loss_lower_bound_from_features, subset_approximation)
+from rankcore.quadrature import gauss_legendre
+from rankcore.subset import SWAP_SLACK
+
+
+def function_set(kind, n, seed, dim=1):
+    """Features (N, n) on a Gauss--Legendre rule, and the rule."""
+    rng = np.random.default_rng(seed)
+    if kind == "poly":
+        q = gauss_legendre((-1.0, 1.0), 64)
+        x = q.points[:, 0]
+        return np.stack([x ** p for p in range(n)], axis=1), q
+    q = gauss_legendre([(-1.0, 1.0)] * dim, 96 if dim == 1 else 24)
+    X = q.points
+    scale = rng.uniform(0.5, 20.0)
+    W = rng.standard_normal((dim, n)) * scale
+    b = rng.uniform(-1, 1, n) * scale
+    if kind == "random":
+        return np.tanh(X @ W + b), q
+    if kind == "duplicates":
+        # Groups of near-copies of a few base neurons, at many noise levels.
+        m = max(1, n // 3)
+        base = rng.integers(0, m, size=n)
+        base[:m] = np.arange(m)
+        noise = 10.0 ** rng.uniform(-10, -2, size=n)
+        W2 = W[:, base] * (1 + noise)
+        b2 = b[base] + noise
+        return np.tanh(X @ W2 + b2), q
+    raise AssertionError(kind)
+
+
+@st.composite
+def setups(draw):
+    kind = draw(st.sampled_from(["random", "random", "duplicates", "poly"]))
+    n = draw(st.integers(1, 16 if kind == "poly" else 60))
+    dim = draw(st.sampled_from([1, 1, 2])) if kind != "poly" else 1
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    log_eps = draw(st.floats(-14.0, 0.0))  # relative to lambda_max, 14 decades
+    f = draw(st.sampled_from([1.0, 1.0, 2.0]))
+    return kind, n, dim, seed, log_eps, f
+
+
+def _gram(Phi, q):
+    return rankcore.gram(Phi, q.weights)
+
+
+@settings(max_examples=120)
+@given(setups(), st.sampled_from(["srrqr", "srrqr", "qrcp"]))
+def test_theorem_3_1_errors_within_bounds(setup, method):
+    kind, n, dim, seed, log_eps, f = setup
+    Phi, q = function_set(kind, n, seed, dim)
+    M = _gram(Phi, q)
+    lmax = float(np.linalg.eigvalsh(M)[-1])
+    eps = 10.0 ** log_eps * lmax
+    res = subset_approximation(M, eps, f=f, method=method)
+    r = res.rank
+    assert res.indices.shape == (r,) and res.others.shape == (n - r,)
+    assert np.array_equal(np.sort(np.concatenate([res.indices, res.others])), np.arange(n))
+    assert res.coefficients.shape == (r, n - r)
+    lam = res.eigenvalues
+    if not np.any(np.abs(lam - eps) <= 1e-9 * lmax):
+        assert r == rankcore.eps_rank(M, eps)
+    # The theorem (with the documented rounding allowance tau).
+    assert np.all(res.errors <= res.bounds_tol), (res.errors - res.bounds_tol).max()
+    assert res.holds
+    assert res.guaranteed == (method == "srrqr" or r in (0, n))
+    if method == "qrcp":
+        return  # the per-function bound is all that pivoted QR guarantees
+    assert np.all(res.bounds <= res.worst_case_bound * (1 + 1e-12))
+    # After srrqr every |a_j[i]| <= f, so ||a_j||^2 <= f^2 r (docs/theory.md).
+    growth = res.bounds ** 2 / eps
+    assert np.all(growth <= 1 + f * f * r * (1 + SWAP_SLACK) ** 2 * (1 + 1e-9) + 1e-9)
+    assert res.worst_case_bound == pytest.approx(
+        math.sqrt(eps) * math.sqrt(f * f * r * (n - r) + 2))
+
+
+@settings(max_examples=100)
+@given(setups(), st.sampled_from(["lstsq", "random", "sparse_tail"]),
+       st.sampled_from(["sin", "abs", "feature"]))
+def test_theorem_3_2_bound_below_true_loss(setup, ckind, ukind):
+    kind, n, dim, seed, log_eps, f = setup
+    Phi, q = function_set(kind, n, seed, dim)
+    rng = np.random.default_rng(seed + 1)
+    X = q.points
+    if ukind == "sin":
+        u = np.sin(7 * X.sum(axis=1) + 0.3)
+    elif ukind == "abs":
+        u = np.abs(X).sum(axis=1)
+    else:  # the target lies in the span: the loss can vanish
+        u = Phi @ rng.standard_normal(n)
+    w = q.weights
+    M = _gram(Phi, q)
+    b = Phi.T @ (w * u)
+    uu = float(w @ u ** 2)
+    if ckind == "lstsq":
+        c = np.linalg.lstsq(np.sqrt(w)[:, None] * Phi, np.sqrt(w) * u, rcond=None)[0]
+    elif ckind == "random":
+        c = rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3)
+    else:
+        c = rng.standard_normal(n) * 10.0 ** rng.uniform(-12, -3, n)
+    lmax = float(np.linalg.eigvalsh(M)[-1])
+    eps = 10.0 ** log_eps * lmax
+    res = loss_lower_bound(M, b, uu, c, eps, f=f)
+    tol = res.tolerance
+    # The three bounds are nested and all lie below the true sqrt(L).
+    assert res.bound <= res.bound_per_function + 1e-12 * (1 + abs(res.bound))
+    assert res.bound_per_function <= res.bound_exact + tol
+    assert res.bound_exact <= res.sqrt_loss + tol, (res.bound_exact, res.sqrt_loss, tol)
+    assert res.bound <= res.sqrt_loss + tol
+    assert res.distance <= math.sqrt(uu) * (1 + 1e-12) + tol
+    assert res.bound == pytest.approx(res.distance - res.eps_term)
+    direct = math.sqrt(float(w @ (Phi @ c - u) ** 2))
+    assert abs(res.sqrt_loss - direct) <= tol + 1e-9 * direct
+    # dist(u, span phi_I) is the least-squares residual on the selected set.
+    idx = res.approximation.indices
+    if idx.size:
+        sw = np.sqrt(w)
+        cI = np.linalg.lstsq(sw[:, None] * Phi[:, idx], sw * u, rcond=None)[0]
+        resid = math.sqrt(float(w @ (Phi[:, idx] @ cI - u) ** 2))
+        assert res.distance >= resid - tol - 1e-9 * math.sqrt(uu)
+
+
+def test_errors_match_feature_residuals():
+    Phi, q = function_set("random", 30, 5)
+    w = q.weights
+    M = _gram(Phi, q)
+    res = subset_approximation(M, 1e-6)
+    assert 0 < res.rank < 30
+    R = Phi[:, res.others] - Phi[:, res.indices] @ res.coefficients
+    direct = np.sqrt(w @ R ** 2)
+    np.testing.assert_allclose(res.errors, direct, rtol=1e-5, atol=1e-7)
+    assert np.all(res.errors <= res.bounds)
+
+
+def test_polynomials_known_rank_and_exact_reconstruction():
+    # 6 monomials on [-1, 1] plus two exact linear combinations of them.
+    q = gauss_legendre((-1.0, 1.0), 32)
+    x = q.points[:, 0]
+    P = np.stack([x ** p for p in range(6)], axis=1)
+    Phi = np.column_stack([P, P @ np.arange(6.0), P[:, 1] - 2 * P[:, 3]])
+    M = _gram(Phi, q)
+    res = subset_approximation(M, 1e-9)
+    assert res.rank == 6
+    assert np.all(res.errors <= 1e-6)
+    # The dependent pair cannot both be selected with all of its parts.
+    Rc = Phi[:, res.others] - Phi[:, res.indices] @ res.coefficients
+    assert np.max(np.abs(Rc)) < 1e-5
+
+
+def test_rank_zero_and_full_rank():
+    q = gauss_legendre((0.0, 1.0), 16)
+    x = q.points[:, 0]
+    Phi = 1e-4 * np.stack([np.ones_like(x), x], axis=1)
+    M = _gram(Phi, q)
+    res = subset_approximation(M, 1e-3)
+    assert res.rank == 0 and res.indices.size == 0 and res.selection is None
+    assert res.coefficients.shape == (0, 2)
+    np.testing.assert_allclose(res.errors, np.sqrt(np.diag(M)))
+    assert np.all(res.errors <= res.bounds)
+    full = subset_approximation(M, 1e-14)
+    assert full.rank == 2 and full.others.size == 0 and full.errors.shape == (0,)
+    assert full.worst_case_bound == pytest.approx(math.sqrt(2e-14))
+    lb = loss_lower_bound(M, M[:, 0], M[0, 0], np.array([1.0, 0.0]), 1e-14)
+    assert lb.eps_term == 0.0 and lb.sqrt_loss == pytest.approx(0.0, abs=1e-9)
+    lb0 = loss_lower_bound(M, np.zeros(2), 2.0, np.zeros(2), 1e-3)
+    assert lb0.distance == pytest.approx(math.sqrt(2.0))
+    assert lb0.bound == pytest.approx(math.sqrt(2.0)) and lb0.rank == 0
+
+
+def test_relative_eps_and_methods():
+    Phi, q = function_set("random", 25, 11)
+    M = _gram(Phi, q)
+    lmax = np.linalg.eigvalsh(M)[-1]
+    a = subset_approximation(M, 1e-8, relative=True)
+    b = subset_approximation(M, 1e-8 * lmax)
+    assert a.relative and not b.relative
+    assert a.eps == pytest.approx(b.eps) and a.rank == b.rank
+    assert np.array_equal(a.indices, b.indices)
+    qr = subset_approximation(M, 1e-8 * lmax, method="qrcp")
+    assert qr.rank == b.rank and np.all(qr.errors <= qr.bounds_tol)
+    small = _gram(*function_set("random", 9, 2))
+    br = subset_approximation(small, 1e-6, method="brute")
+    assert br.f == 1.0 and br.guaranteed and br.holds
+
+
+def test_reuse_approximation_and_from_features():
+    Phi, q = function_set("random", 20, 3)
+    w = q.weights
+    u = np.cos(3 * q.points[:, 0])
+    M = _gram(Phi, q)
+    c = np.linspace(-1, 1, 20)
+    ap = subset_approximation(M, 1e-7)
+    r1 = loss_lower_bound(M, Phi.T @ (w * u), float(w @ u ** 2), c, 1e-7)
+    r2 = loss_lower_bound(M, Phi.T @ (w * u), float(w @ u ** 2), c, 1e-7, approximation=ap)
+    r3 = loss_lower_bound_from_features(Phi, u, w, c, 1e-7)
+    for r in (r2, r3):
+        assert r.bound == pytest.approx(r1.bound, rel=1e-9, abs=1e-12)
+        assert r.sqrt_loss == pytest.approx(r1.sqrt_loss, rel=1e-9)
+    assert r3.rank == ap.rank and r3.eps == 1e-7
+    Phi32 = Phi.astype(np.float32)
+    r4 = loss_lower_bound_from_features(Phi32, u, w, c, 1e-7)
+    assert r4.approximation.rank == rankcore.eps_rank(rankcore.gram(Phi32, w), 1e-7)
+
+
+def test_bad_input():
+    Phi, q = function_set("random", 5, 0)
+    M = _gram(Phi, q)
+    b = np.ones(5)
+    c = np.ones(5)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        subset_approximation(M, 0.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        subset_approximation(M, -1e-3)
+    with pytest.raises(ValueError, match="symmetric"):
+        A = M.copy()
+        A[0, 1] += 1.0
+        subset_approximation(A, 1e-3)
+    with pytest.raises(ValueError, match=r"gram must be finite.*\(2, 3\)"):
+        A = M.copy()
+        A[2, 3] = np.inf
+        subset_approximation(A, 1e-3)
+    with pytest.raises(ValueError, match="square"):
+        subset_approximation(np.ones((3, 4)), 1e-3)
+    with pytest.raises(ValueError, match="one"):
+        subset_approximation(np.stack([M, M]), 1e-3)
+    with pytest.raises(ValueError, match="f must be a finite number >= 1"):
+        subset_approximation(M, 1e-3, f=0.9)
+    with pytest.raises(ValueError, match="method must be"):
+        subset_approximation(M, 1e-3, method="lu")
+    with pytest.raises(ValueError, match=r"b must have shape \(5,\)"):
+        loss_lower_bound(M, np.ones(4), 1.0, c, 1e-3)
+    with pytest.raises(ValueError, match=r"c must be 1-D"):
+        loss_lower_bound(M, b, 1.0, np.ones((5, 1)), 1e-3)
+    with pytest.raises(ValueError, match="c must be finite"):
+        loss_lower_bound(M, b, 1.0, np.full(5, np.nan), 1e-3)
+    with pytest.raises(ValueError, match="u_norm2 must be a finite number >= 0"):
+        loss_lower_bound(M, b, -1.0, c, 1e-3)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        loss_lower_bound(M, b, 1.0, c, 0.0)
+    ap = subset_approximation(M[:4, :4], 1e-3)
+    with pytest.raises(ValueError, match="approximation is for n=4"):
+        loss_lower_bound(M, b, 1.0, c, 1e-3, approximation=ap)
+    with pytest.raises(TypeError, match="approximation must be a SubsetApproximation"):
+        loss_lower_bound(M, b, 1.0, c, 1e-3, approximation="x")
+    with pytest.raises(ValueError, match=r"target must have shape"):
+        loss_lower_bound_from_features(Phi, np.ones(3), q.weights, c, 1e-3)
+    with pytest.raises(ValueError, match="weights"):
+        loss_lower_bound_from_features(Phi, np.ones(len(q.weights)), -q.weights, c, 1e-3)
+    with pytest.warns(NegativeEigenvalueWarning):
+        subset_approximation(-M, 1e-3)
