@@ -1,0 +1,376 @@
+"""The ``rankcore`` command: inspect, rank, plot and follow snapshot files.
+
+Subcommands (``rankcore <cmd> --help`` for details)::
+
+    rankcore info RUN
+    rankcore rank RUN --eps 1e-6 [1e-4 ...] [--relative] [--layer NAME] [--csv]
+    rankcore plot RUN [RUN ...] -o staircase.png [--eps ...] [--relative]
+    rankcore watch RUN [--interval S] [--max-updates K]
+
+Errors print one line on stderr and exit with status 2.  Nothing here imports
+torch; matplotlib is imported only by ``plot``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["main"]
+
+DEFAULT_EPS = [1e-6]
+
+
+class CLIError(Exception):
+    """An error to report as one line without a traceback."""
+
+
+def _eps_list(values):
+    out = []
+    for v in values:
+        try:
+            e = float(v)
+        except ValueError:
+            raise CLIError(f"--eps values must be numbers, got {v!r}") from None
+        if not (math.isfinite(e) and e > 0):
+            raise CLIError(f"--eps values must be finite and > 0, got {v!r}")
+        out.append(e)
+    return out
+
+
+def _eps_mode(relative):
+    return ("relative: counts eigenvalues > eps * lambda_max" if relative
+            else "absolute: counts eigenvalues > eps")
+
+
+def _open(path):
+    from .snapshots import open_run
+    return open_run(path)
+
+
+def _layers(run, requested):
+    if not requested:
+        return list(run.layers)
+    for name in requested:
+        if name not in run.layers:
+            raise CLIError(
+                f"--layer {name!r} is not in {run.path!r}; its layers are {run.layers}")
+    return list(requested)
+
+
+def _fmt(x):
+    return "nan" if not np.isfinite(x) else f"{x:.6g}"
+
+
+# --- info --------------------------------------------------------------------
+
+def cmd_info(args, out):
+    with _open(args.run) as run:
+        T = len(run)
+        q = run.quadrature
+        lines = [
+            f"file:           {run.path} ({os.path.getsize(run.path) / 1e6:.3g} MB)",
+            f"format:         rankcore-snapshots version {run.format_version}",
+            f"snapshots:      {T}",
+        ]
+        if T:
+            steps = run.steps
+            loss = run.loss
+            lines.append(f"steps:          {steps[0]} .. {steps[-1]}")
+            fin = loss[np.isfinite(loss)]
+            if fin.size:
+                lines.append(f"loss:           first {_fmt(loss[0])}, last {_fmt(loss[-1])}, "
+                             f"min {_fmt(fin.min())}")
+            lines.append(f"wall time:      {_fmt(run.wall_time[-1])} s")
+        box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in q.box)
+        lines.append(f"quadrature:     {q.n_points} points in {q.dim}-D box {box}")
+        lines.append("layers:")
+        for name in run.layers:
+            stored = ["spectrum"]
+            if run.has_grams(name):
+                stored.append("gram")
+            if run.has_features(name):
+                stored.append("features")
+            extra = ""
+            if T:
+                r = run.eps_rank(DEFAULT_EPS[0], layer=name)
+                extra = f", eps-rank(1e-6, absolute) first {r[0]} last {r[-1]}"
+            lines.append(f"  {name}: n={run.n_features(name)} ({'+'.join(stored)}){extra}")
+        sc = run.scalars
+        lines.append("scalars:        " + (", ".join(sc) if sc else "(none)"))
+        lines.append("metadata:")
+        for k, v in sorted(run.metadata.items()):
+            s = str(v).replace("\n", " ")
+            if len(s) > 100:
+                s = s[:97] + "..."
+            lines.append(f"  {k}: {s}")
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# --- rank --------------------------------------------------------------------
+
+def cmd_rank(args, out):
+    eps = _eps_list(args.eps)
+    mode = "rel" if args.relative else "abs"
+    with _open(args.run) as run:
+        layers = _layers(run, args.layer)
+        cols = [run.steps, run.loss]
+        names = ["step", "loss"]
+        for name in layers:
+            r = run.eps_rank(eps, layer=name, relative=args.relative)  # (T, E)
+            for j, e in enumerate(eps):
+                cols.append(r[:, j])
+                names.append(f"{name}@{mode}_eps={e:g}")
+        T = len(run)
+    steps, loss, ranks = cols[0], cols[1], cols[2:]
+    rank_mat = (np.stack(ranks, axis=1) if ranks else np.zeros((T, 0), np.int64))
+    rank_txt = rank_mat.astype(str)
+    loss_txt = [_fmt(v) for v in loss]
+    if args.csv:
+        rows = [",".join(names)]
+        rows += [f"{s},{lt}," + ",".join(rr) for s, lt, rr in zip(steps, loss_txt, rank_txt)]
+    else:
+        rows = [f"# eps-rank, {_eps_mode(args.relative)}; {T} snapshots of {args.run}"]
+        width = [max(8, len(n)) for n in names]
+        rows.append("  ".join(n.rjust(w) for n, w in zip(names, width)))
+        for s, lt, rr in zip(steps, loss_txt, rank_txt):
+            cells = [str(s), lt, *rr]
+            rows.append("  ".join(c.rjust(w) for c, w in zip(cells, width)))
+    out.write("\n".join(rows) + "\n")
+    return 0
+
+
+# --- plot --------------------------------------------------------------------
+
+def cmd_plot(args, out):
+    eps = _eps_list(args.eps)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    from tqdm.auto import tqdm
+
+    runs = []
+    try:
+        for p in tqdm(args.runs, desc="reading runs", unit="run", disable=None,
+                      file=sys.stderr):
+            runs.append(_open(p))
+        layers = []
+        for run in runs:
+            for name in _layers(run, args.layer if args.layer else None):
+                if name not in layers:
+                    layers.append(name)
+        if args.layer:
+            for name in args.layer:
+                if not any(name in r.layers for r in runs):
+                    raise CLIError(f"--layer {name!r} is in none of the runs")
+        n = len(layers)
+        fig, axes = plt.subplots(n, 1, figsize=(10.5, 3.2 * n + 0.6), squeeze=False,
+                                 sharex=True)
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        styles = ["-", "--", ":", "-."]
+        work = [(li, ri) for li in range(n) for ri in range(len(runs))]
+        twins = {}
+        for li, ri in tqdm(work, desc="plotting", unit="panel", disable=None,
+                           file=sys.stderr):
+            name, run = layers[li], runs[ri]
+            ax = axes[li, 0]
+            if li not in twins:
+                twins[li] = ax.twinx()
+                ax.set_yscale("log")
+                ax.set_ylabel("loss (log)")
+                twins[li].set_ylabel(f"eps-rank ({'relative' if args.relative else 'absolute'})")
+                ax.set_title(f"layer {name}")
+            tw = twins[li]
+            if name not in run.layers or len(run) == 0:
+                continue
+            c = colors[ri % len(colors)]
+            label = os.path.basename(run.path) if len(runs) > 1 else None
+            steps = run.steps
+            loss = run.loss
+            ok = np.isfinite(loss) & (loss > 0)
+            if ok.any():
+                ax.plot(steps[ok], loss[ok], color=c, lw=1.0, alpha=0.55,
+                        label=f"{label + ': ' if label else ''}loss")
+            r = run.eps_rank(eps, layer=name, relative=args.relative)
+            for j, e in enumerate(eps):
+                tw.step(steps, r[:, j], where="post", color=c, lw=1.8,
+                        ls=styles[j % len(styles)],
+                        label=f"{label + ': ' if label else ''}rank eps={e:g}")
+        for li in range(n):
+            h1, l1 = axes[li, 0].get_legend_handles_labels()
+            h2, l2 = twins[li].get_legend_handles_labels()
+            if h1 or h2:
+                twins[li].legend(h1 + h2, l1 + l2, fontsize=7, loc="center left",
+                                 bbox_to_anchor=(1.1, 0.5), frameon=False)
+            twins[li].yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[-1, 0].set_xlabel("step")
+        fig.suptitle("loss and eps-rank (staircase)")
+        fig.tight_layout()
+        fig.savefig(args.output, dpi=args.dpi)
+        plt.close(fig)
+    finally:
+        for run in runs:
+            run.close()
+    out.write(f"wrote {args.output} ({len(layers)} panel(s), {len(runs)} run(s), "
+              f"eps {', '.join(f'{e:g}' for e in eps)} "
+              f"{'relative' if args.relative else 'absolute'})\n")
+    return 0
+
+
+# --- watch -------------------------------------------------------------------
+
+def cmd_watch(args, out):
+    eps = _eps_list(args.eps)
+    if args.interval <= 0:
+        raise CLIError(f"--interval must be > 0, got {args.interval}")
+    if args.max_updates is not None and args.max_updates < 1:
+        raise CLIError(f"--max-updates must be >= 1, got {args.max_updates}")
+    polls = 0
+    if not os.path.exists(args.run):
+        # the recorder creates the file at the first recorded step
+        out.write(f"# waiting for {args.run} to appear\n")
+        out.flush()
+        while not os.path.exists(args.run):
+            polls += 1
+            if args.max_updates is not None and polls >= args.max_updates:
+                raise CLIError(f"{args.run!r} did not appear after {polls} polls")
+            try:
+                time.sleep(args.interval)
+            except KeyboardInterrupt:
+                return 0
+    with _open(args.run) as run:
+        layers = _layers(run, args.layer)
+        out.write(f"# following {args.run}; eps-rank {_eps_mode(args.relative)}; "
+                  f"eps {', '.join(f'{e:g}' for e in eps)}; Ctrl-C to stop\n")
+        out.write("step  loss  " + "  ".join(f"{name}" for name in layers) + "\n")
+        out.flush()
+        shown = 0
+        try:
+            while True:
+                T = len(run)
+                if T > shown:
+                    steps = run.steps
+                    loss = run.loss
+                    ranks = {name: run.eps_rank(eps, layer=name, relative=args.relative)
+                             for name in layers}
+                    lines = []
+                    for t in range(shown, T):
+                        rk = "  ".join("/".join(str(v) for v in ranks[name][t])
+                                       for name in layers)
+                        lines.append(f"{steps[t]}  {_fmt(loss[t])}  {rk}")
+                    out.write("\n".join(lines) + "\n")
+                    out.flush()
+                    shown = T
+                polls += 1
+                if args.max_updates is not None and polls >= args.max_updates:
+                    break
+                time.sleep(args.interval)
+                run.refresh()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+# --- entry point -------------------------------------------------------------
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="rankcore",
+        description="Inspect rankcore snapshot files (HDF5 written by "
+                    "bridge.SnapshotRecorder): eps-rank of layer features during "
+                    "training, staircase plots, live following.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def eps_opts(sp):
+        sp.add_argument("--eps", nargs="+", default=[str(e) for e in DEFAULT_EPS],
+                        metavar="EPS",
+                        help="one or more tolerances (default: 1e-6)")
+        sp.add_argument("--relative", action="store_true",
+                        help="count eigenvalues > eps * lambda_max instead of the "
+                             "paper's absolute lambda > eps")
+        sp.add_argument("--layer", action="append", metavar="NAME",
+                        help="layer to use (repeatable; default: all layers)")
+
+    s = sub.add_parser("info", help="summary of a run",
+                       description="Print a summary of a snapshot file: snapshots, "
+                                   "steps, loss, layers, scalars, metadata.")
+    s.add_argument("run", help="snapshot file (.h5)")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("rank", help="eps-rank per snapshot",
+                       description="Print the eps-rank of every snapshot from the "
+                                   "stored spectra (one column per layer and eps).")
+    s.add_argument("run", help="snapshot file (.h5)")
+    eps_opts(s)
+    s.add_argument("--csv", action="store_true", help="comma-separated output")
+    s.set_defaults(func=cmd_rank)
+
+    s = sub.add_parser("plot", help="staircase plot (loss and eps-rank vs step)",
+                       description="Plot loss (log axis) and eps-rank (step line) "
+                                   "against the step, one panel per layer, several "
+                                   "runs overlaid.")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="snapshot file(s)")
+    s.add_argument("-o", "--output", default="staircase.png",
+                   help="output image (PNG, PDF or SVG by extension; "
+                        "default staircase.png)")
+    s.add_argument("--dpi", type=int, default=120, help="resolution (default 120)")
+    eps_opts(s)
+    s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("watch", help="follow a run that is being written",
+                       description="Print each new snapshot (step, loss, eps-ranks "
+                                   "per layer, '/'-separated per eps) as it appears.")
+    s.add_argument("run", help="snapshot file (.h5)")
+    eps_opts(s)
+    s.add_argument("--interval", type=float, default=2.0,
+                   help="seconds between polls (default 2)")
+    s.add_argument("--max-updates", type=int, default=None, metavar="K",
+                   help="stop after K polls (default: until Ctrl-C)")
+    s.set_defaults(func=cmd_watch)
+    return p
+
+
+def main(argv=None):
+    """Run the ``rankcore`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on an error (reported as one line on stderr).
+
+    Examples
+    --------
+    >>> from rankcore.cli import main
+    >>> main(["info", "no-such-run.h5"])  # one line on stderr, no traceback
+    2
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    try:
+        return args.func(args, sys.stdout)
+    except (CLIError, ValueError, TypeError, OSError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"rankcore {args.command}: error: {msg}\n")
+        return 2
+    except BrokenPipeError:  # e.g. `rankcore rank RUN | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""Snapshot file format: writer/reader round trip, crash safety, bad files.
+
+These tests use only the torch-free side (rankcore.snapshots); the torch
+recorder is tested in test_recorder.py.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rankcore
+from rankcore.snapshots import (FORMAT_NAME, FORMAT_VERSION, SnapshotFileError,
+                                SnapshotWriter)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _quad():
+    return rankcore.quadrature.gauss_legendre((-1.0, 2.0), 6)
+
+
+def _random_psd(rng, n, rank=None):
+    a = rng.standard_normal((n, rank or n))
+    return a @ a.T
+
+
+def _write_run(path, T=5, store_features=True, seed=0):
+    """Write a run with every field and return what was written."""
+    rng = np.random.default_rng(seed)
+    q = _quad()
+    layers = {"a": 3, "b.1:input": 4}
+    data = {"steps": [], "loss": [], "wall": [], "lr": [], "acc": [],
+            "grams": {k: [] for k in layers}, "feat": {k: [] for k in layers}}
+    with SnapshotWriter(path, q, layers, scalars=["lr", "acc"],
+                        store_features=store_features, feature_dtype="float64",
+                        metadata={"seed": 7, "model": "MLP(3x50)", "flag": True,
+                                  "lr0": 1e-3}) as w:
+        for t in range(T):
+            grams, feats = {}, {}
+            for k, n in layers.items():
+                F = rng.standard_normal((q.n_points, n))
+                feats[k] = F
+                grams[k] = rankcore.gram(F, q.weights)
+                data["grams"][k].append(grams[k])
+                data["feat"][k].append(F)
+            sc = {"lr": 0.1 * t}
+            if t != 2:
+                sc["acc"] = 1.0 - 1.0 / (t + 1)
+            w.append(10 * t + 3, loss=2.0 ** -t, grams=grams,
+                     features=feats if store_features else None,
+                     scalars=sc, wall_time=0.5 * t)
+            data["steps"].append(10 * t + 3)
+            data["loss"].append(2.0 ** -t)
+            data["wall"].append(0.5 * t)
+            data["lr"].append(0.1 * t)
+            data["acc"].append(np.nan if t == 2 else 1.0 - 1.0 / (t + 1))
+    return q, layers, data
+
+
+def test_round_trip_every_field(tmp_path):
+    path = tmp_path / "run.h5"
+    q, layers, data = _write_run(path)
+    with rankcore.open_run(path) as run:
+        assert len(run) == 5
+        assert run.layers == list(layers)
+        assert run.format_version == FORMAT_VERSION
+        np.testing.assert_array_equal(run.steps, data["steps"])
+        assert run.steps.dtype == np.int64
+        np.testing.assert_array_equal(run.loss, data["loss"])
+        np.testing.assert_array_equal(run.wall_time, data["wall"])
+        assert set(run.scalars) == {"lr", "acc"}
+        np.testing.assert_array_equal(run.scalars["lr"], data["lr"])
+        np.testing.assert_array_equal(run.scalars["acc"], data["acc"])  # NaN where absent
+        np.testing.assert_array_equal(run.quadrature.points, q.points)
+        np.testing.assert_array_equal(run.quadrature.weights, q.weights)
+        np.testing.assert_array_equal(run.quadrature.box, q.box)
+        for k, n in layers.items():
+            assert run.n_features(k) == n
+            G = np.array(data["grams"][k])
+            np.testing.assert_array_equal(run.grams(k), G)
+            np.testing.assert_array_equal(run.grams(k, index=-1), G[-1])
+            np.testing.assert_array_equal(run.spectra(k), rankcore.spectrum(G))
+            np.testing.assert_array_equal(run.features(k), np.array(data["feat"][k]))
+            np.testing.assert_array_equal(run.features(k, index=1), data["feat"][k][1])
+        m = run.metadata
+        assert m["seed"] == 7 and m["model"] == "MLP(3x50)" and m["flag"] == 1
+        assert m["lr0"] == 1e-3 and m["rankcore_version"] == rankcore.__version__
+        assert "created" in m and "start_time_unix" in m
+        # default layer is the first one
+        np.testing.assert_array_equal(run.spectra(), run.spectra("a"))
+    # the file is plain HDF5: readable with h5py alone
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] == FORMAT_NAME
+        assert int(f["count"][()]) == 5
+        assert f["layers/b.1:input/spectrum"].shape == (5, 4)
+        assert f["layers/a/gram"].dtype == np.float64
+
+
+def test_eps_rank_from_stored_spectra(tmp_path):
+    path = tmp_path / "r.h5"
+    q = _quad()
+    lam = np.array([[1.0, 1e-3, 1e-8, 0.0], [4.0, 1e-1, 1e-5, 1e-9]])
+    with SnapshotWriter(path, q, {"h": 4}, store_gram=False) as w:
+        for t, s in enumerate(lam):
+            w.append(t, spectra={"h": s})
+    with rankcore.open_run(path) as run:
+        assert not run.has_grams()
+        np.testing.assert_array_equal(run.eps_rank(1e-6), [2, 3])
+        np.testing.assert_array_equal(run.eps_rank([1e-2, 1e-6], relative=True),
+                                      [[1, 2], [2, 3]])
+        assert run.eps_rank(1e-6, layer="h").dtype.kind == "i"
+        with pytest.raises(ValueError, match="stores no Gram"):
+            run.grams()
+        with pytest.raises(ValueError, match="stores no features"):
+            run.features()
+        with pytest.raises(ValueError, match="layer must be one of"):
+            run.spectra("nope")
+
+
+@settings(max_examples=15)
+@given(T=st.integers(0, 6), n=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
+def test_round_trip_property(tmp_path_factory, T, n, seed):
+    rng = np.random.default_rng(seed)
+    path = tmp_path_factory.mktemp("p") / "run.h5"
+    grams = [_random_psd(rng, n, rank=rng.integers(1, n + 1)) for _ in range(T)]
+    steps = np.cumsum(rng.integers(1, 100, size=T))
+    with SnapshotWriter(path, _quad(), {"x": n}) as w:
+        for s, g in zip(steps, grams):
+            w.append(int(s), loss=float(rng.random()), grams={"x": g})
+    with rankcore.open_run(path) as run:
+        assert len(run) == T
+        np.testing.assert_array_equal(run.steps, steps)
+        assert run.spectra().shape == (T, n)
+        if T:
+            np.testing.assert_array_equal(run.grams(), np.array(grams))
+            eps = [1e-8, 1e-2, 1.0]
+            np.testing.assert_array_equal(
+                run.eps_rank(eps), rankcore.eps_rank(np.array(grams), eps))
+        else:
+            assert run.eps_rank(1e-3).shape == (0,)
+
+
+def test_writer_validates_before_writing(tmp_path):
+    path = tmp_path / "v.h5"
+    with SnapshotWriter(path, _quad(), {"h": 2}) as w:
+        with pytest.raises(ValueError, match=r"grams\['h'\] must have shape \(2, 2\)"):
+            w.append(0, grams={"h": np.eye(3)})
+        with pytest.raises(ValueError, match="unknown layer"):
+            w.append(0, grams={"h": np.eye(2), "zz": np.eye(2)})
+        with pytest.raises(TypeError, match="step must be an int"):
+            w.append(1.5, grams={"h": np.eye(2)})
+        with pytest.raises(ValueError, match="finite"):
+            w.append(0, grams={"h": np.array([[np.nan, 0], [0, 1]])})
+        with pytest.warns(RuntimeWarning, match="not declared"):
+            w.append(0, grams={"h": np.eye(2)}, scalars={"new": 1.0})
+        assert w.count == 1
+    with rankcore.open_run(path) as run:
+        assert len(run) == 1 and run.scalars == {}
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        SnapshotWriter(path, _quad(), {"h": 2})
+    with pytest.raises(ValueError, match="layers must be a non-empty dict"):
+        SnapshotWriter(tmp_path / "x.h5", _quad(), {})
+    with pytest.raises(TypeError, match="no pickled objects"):
+        SnapshotWriter(tmp_path / "x.h5", _quad(), {"h": 2}, metadata={"m": [1, 2]})
+    assert not (tmp_path / "x.h5").exists()
+    assert sorted(os.listdir(tmp_path)) == ["v.h5"]  # no temporary left behind
+
+
+# --- live files and crashes -------------------------------------------------
+
+def _spawn_writer(path, mode="--plain"):
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "_killed_writer.py"), str(path), mode],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def _wait_flushes(proc, k, timeout=60):
+    t0 = time.time()
+    last = 0
+    for line in proc.stdout:
+        if line.startswith("flushed"):
+            last = int(line.split()[1])
+            if last >= k:
+                return last
+        if time.time() - t0 > timeout:
+            break
+    proc.kill()
+    raise AssertionError(f"writer reported only {last} flushes; stderr: {proc.stderr.read()}")
+
+
+def test_sigkill_plain_writer_leaves_readable_file(tmp_path):
+    path = tmp_path / "killed.h5"
+    proc = _spawn_writer(path)
+    try:
+        reported = _wait_flushes(proc, 8)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # The superblock still says "open for writing": a plain open refuses ...
+    with pytest.raises(OSError):
+        h5py.File(path, "r", locking=False)
+    # ... but open_run needs no h5clear.
+    with rankcore.open_run(path) as run:
+        T = len(run)
+        assert T >= reported
+        np.testing.assert_array_equal(run.steps, np.arange(T))
+        np.testing.assert_array_equal(run.loss, 1.0 / (np.arange(T) + 1))
+        assert np.all(run.scalars["lr"] == 0.5)
+        assert run.spectra().shape == (T, 4) and np.all(np.isfinite(run.spectra()))
+        exp = rankcore.eps_rank(np.array([[1.0, 0.1, 0.01, 10.0 ** -(t % 12)]
+                                          for t in range(T)]), 1e-6, kind="spectrum")
+        np.testing.assert_array_equal(run.eps_rank(1e-6), exp)
+
+
+def test_reader_follows_live_file(tmp_path):
+    path = tmp_path / "live.h5"
+    proc = _spawn_writer(path)
+    try:
+        _wait_flushes(proc, 3)
+        run = rankcore.open_run(path)
+        first = len(run)
+        assert first >= 3
+        seen_more = False
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _wait_flushes(proc, first + 5)
+            new = run.refresh()
+            assert new >= 0
+            if len(run) > first:
+                seen_more = True
+                break
+        assert seen_more
+        # everything a live reader sees is complete
+        T = len(run)
+        np.testing.assert_array_equal(run.steps, np.arange(T))
+        assert np.all(np.isfinite(run.spectra())) and run.spectra().shape == (T, 4)
+        assert np.all(run.loss > 0)
+        run.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_open_run_without_torch(tmp_path):
+    path = tmp_path / "nt.h5"
+    _write_run(path, T=3, store_features=False)
+    code = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, Block())
+        sys.path.insert(0, {ROOT!r})
+        import rankcore
+        run = rankcore.open_run({str(path)!r})
+        print(len(run), run.eps_rank(1e-6).tolist(), run.layers)
+        from rankcore.cli import main
+        assert main(["info", {str(path)!r}]) == 0
+        assert "torch" not in sys.modules
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("3 ")
+
+
+# --- malformed files --------------------------------------------------------
+
+def test_random_bytes(tmp_path):
+    p = tmp_path / "rand.h5"
+    p.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(SnapshotFileError, match="not an HDF5 file"):
+        rankcore.open_run(p)
+
+
+def test_truncated_copy(tmp_path):
+    p = tmp_path / "full.h5"
+    _write_run(p, T=4)
+    data = p.read_bytes()
+    for frac in (0.5, 0.9):
+        t = tmp_path / f"trunc{frac}.h5"
+        t.write_bytes(data[:int(len(data) * frac)])
+        with pytest.raises(SnapshotFileError, match="truncated"):
+            rankcore.open_run(t)
+
+
+def test_foreign_hdf5(tmp_path):
+    p = tmp_path / "foreign.h5"
+    with h5py.File(p, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(SnapshotFileError, match="not a rankcore snapshot file"):
+        rankcore.open_run(p)
+    assert issubclass(SnapshotFileError, ValueError)
+
+
+def test_newer_format_version(tmp_path):
+    p = tmp_path / "new.h5"
+    _write_run(p, T=2, store_features=False)
+    with h5py.File(p, "r+") as f:
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION + 1)
+    with pytest.raises(SnapshotFileError,
+                       match=rf"newer rankcore \(format {FORMAT_VERSION + 1} > supported "
+                             rf"{FORMAT_VERSION}\)"):
+        rankcore.open_run(p)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        rankcore.open_run(tmp_path / "none.h5")
+    with pytest.raises(SnapshotFileError, match="directory"):
+        rankcore.open_run(tmp_path)
+
+
+def test_closed_run(tmp_path):
+    p = tmp_path / "c.h5"
+    _write_run(p, T=1, store_features=False)
+    run = rankcore.open_run(p)
+    copy = tmp_path / "copy.h5"
+    shutil.copy(p, copy)
+    run.close()
+    run.close()
+    with pytest.raises(ValueError, match="closed"):
+        run.refresh()
+    with rankcore.open_run(copy) as r2:
+        assert len(r2) == 1
