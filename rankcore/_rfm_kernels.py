@@ -1,0 +1,215 @@
+"""Numba kernels of the random feature method (RFM) and the ELM.
+
+Kernels never validate and never raise: :mod:`rankcore.rfm` checks every
+input and dispatches here with contiguous float64/int64 arrays.
+
+Notation.  Subdomain ``n`` has centre ``c_n`` and half-width ``r_n`` (per
+coordinate); ``t = (x - c_n) / r_n`` maps it onto [-1, 1]^d.  A feature is
+``phi_nj(x) = sigma(k_nj . t + b_nj)`` and the partition function is a
+product of 1-D factors ``psi(t_i)``.  Codes:
+
+* activation: 0 tanh, 1 sin, 2 cos;
+* pou: 0 = psi_a (indicator of [-1, 1]), 1 = psi_b (smooth overlap of
+  width r/4 on each side of the cell, see ``_psi_b``);
+* op: 0 values, 1 Laplacian, 2 + a first derivative along axis ``a``.
+
+``clamp[n, i, 0]`` (``clamp[n, i, 1]``) marks that subdomain ``n`` touches
+the low (high) face of the box in coordinate ``i``; psi_b is then held at 1
+on that side, because there is no neighbour to share the overlap with.
+With this rule the psi_b of an ``n_1 x ... x n_d`` grid of equal cells sum
+to exactly 1 on the whole box.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True)
+def _psi_b(t, clamp_lo, clamp_hi):
+    """1-D psi_b and its first two derivatives at ``t`` (in cell units)."""
+    if t < -0.75:
+        if clamp_lo:
+            return 1.0, 0.0, 0.0
+        if t <= -1.25:
+            return 0.0, 0.0, 0.0
+        s = math.sin(TWO_PI * t)
+        c = math.cos(TWO_PI * t)
+        return 0.5 * (1.0 + s), math.pi * c, -TWO_PI * math.pi * s
+    if t > 0.75:
+        if clamp_hi:
+            return 1.0, 0.0, 0.0
+        if t >= 1.25:
+            return 0.0, 0.0, 0.0
+        s = math.sin(TWO_PI * t)
+        c = math.cos(TWO_PI * t)
+        return 0.5 * (1.0 - s), -math.pi * c, TWO_PI * math.pi * s
+    return 1.0, 0.0, 0.0
+
+
+@njit(cache=True)
+def psi_b_1d(t, clamp_lo, clamp_hi):
+    """Vectorised psi_b over a 1-D array (used by tests and docs)."""
+    out = np.empty((t.shape[0], 3))
+    for i in range(t.shape[0]):
+        v, d1, d2 = _psi_b(t[i], clamp_lo, clamp_hi)
+        out[i, 0] = v
+        out[i, 1] = d1
+        out[i, 2] = d2
+    return out
+
+
+@njit(cache=True)
+def touching(X, lo, h, ncell, strides, pou, max_sub):
+    """Subdomains whose partition function is non-zero at each point.
+
+    Returns ``idx`` (N, max_sub) int64, padded with -1, in increasing flat
+    (C-order) index, and ``count`` (N,).  For psi_a each point gets exactly
+    one cell (a point on an interior face goes to the cell above it, one on
+    the box's high face to the last cell).
+    """
+    N, d = X.shape
+    idx = np.full((N, max_sub), -1, np.int64)
+    count = np.zeros(N, np.int64)
+    cand = np.empty((d, 2), np.int64)
+    ncand = np.empty(d, np.int64)
+    for p in range(N):
+        for i in range(d):
+            s = (X[p, i] - lo[i]) / h[i]
+            j = int(math.floor(s))
+            if j < 0:
+                j = 0
+            if j > ncell[i] - 1:
+                j = ncell[i] - 1
+            if pou == 0:
+                cand[i, 0] = j
+                ncand[i] = 1
+                continue
+            # local coordinate in cell j: t = 2 (s - j) - 1 in [-1, 1]
+            t = 2.0 * (s - j) - 1.0
+            k = 0
+            if t < -0.5 and j > 0:  # lower neighbour sees t' = t + 2 < 1.25
+                if t + 2.0 < 1.25:
+                    cand[i, k] = j - 1
+                    k += 1
+            cand[i, k] = j
+            k += 1
+            if t > 0.5 and j < ncell[i] - 1:
+                if t - 2.0 > -1.25:
+                    cand[i, k] = j + 1
+                    k += 1
+            ncand[i] = k
+        # tensor product of the per-coordinate candidates; the last
+        # coordinate runs fastest and candidates are sorted, so the flat
+        # indices come out increasing (the banded solver relies on idx[:, 0]
+        # being the smallest)
+        total = 1
+        for i in range(d):
+            total *= ncand[i]
+        for q in range(total):
+            rem = q
+            flat = 0
+            for i in range(d - 1, -1, -1):
+                a = rem % ncand[i]
+                rem //= ncand[i]
+                flat += cand[i, a] * strides[i]
+            idx[p, q] = flat
+        count[p] = total
+    return idx, count
+
+
+@njit(cache=True)
+def _act(z, act):
+    if act == 0:
+        s = math.tanh(z)
+        d1 = 1.0 - s * s
+        return s, d1, -2.0 * s * d1
+    if act == 1:
+        s = math.sin(z)
+        return s, math.cos(z), -s
+    c = math.cos(z)
+    return c, -math.sin(z), -c
+
+
+@njit(cache=True)
+def evaluate(X, sub, centers, radii, W, B, clamp, act, pou, op):
+    """Values (op 0), Laplacians (op 1) or d/dx_a (op 2 + a) of psi_n phi_nj.
+
+    Parameters are those described in the module docstring; ``sub`` is
+    (N, S) int64 with -1 padding.  Returns (N, S, J) float64 with zeros in
+    padded slots.
+    """
+    N, d = X.shape
+    S = sub.shape[1]
+    J = W.shape[1]
+    out = np.zeros((N, S, J))
+    t = np.empty(d)
+    pv = np.empty(d)
+    pd1 = np.empty(d)
+    pd2 = np.empty(d)
+    gpsi = np.empty(d)
+    inv_r = np.empty(d)
+    for p in range(N):
+        for s_ in range(S):
+            n = sub[p, s_]
+            if n < 0:
+                continue
+            for i in range(d):
+                inv_r[i] = 1.0 / radii[n, i]
+                t[i] = (X[p, i] - centers[n, i]) * inv_r[i]
+                if pou == 1:
+                    v, a1, a2 = _psi_b(t[i], clamp[n, i, 0], clamp[n, i, 1])
+                else:
+                    v, a1, a2 = 1.0, 0.0, 0.0
+                pv[i] = v
+                pd1[i] = a1 * inv_r[i]
+                pd2[i] = a2 * inv_r[i] * inv_r[i]
+            psi = 1.0
+            for i in range(d):
+                psi *= pv[i]
+            lap_psi = 0.0
+            for i in range(d):
+                g = pd1[i]
+                l2 = pd2[i]
+                for m in range(d):
+                    if m != i:
+                        g *= pv[m]
+                        l2 *= pv[m]
+                gpsi[i] = g
+                lap_psi += l2
+            for j in range(J):
+                z = B[n, j]
+                for i in range(d):
+                    z += W[n, j, i] * t[i]
+                f0, f1, f2 = _act(z, act)
+                if op == 0:
+                    out[p, s_, j] = psi * f0
+                elif op == 1:
+                    kk = 0.0
+                    cross = 0.0
+                    for i in range(d):
+                        ki = W[n, j, i] * inv_r[i]
+                        kk += ki * ki
+                        cross += gpsi[i] * ki
+                    out[p, s_, j] = psi * f2 * kk + 2.0 * f1 * cross + f0 * lap_psi
+                else:
+                    a = op - 2
+                    ka = W[n, j, a] * inv_r[a]
+                    out[p, s_, j] = psi * f1 * ka + gpsi[a] * f0
+    return out
+
+
+@njit(cache=True)
+def scatter_dense(out, rows, cols, vals):
+    """out[rows[p], cols[p]:cols[p]+J] += vals[p] (dense front assembly)."""
+    J = vals.shape[1]
+    for p in range(rows.shape[0]):
+        r = rows[p]
+        c = cols[p]
+        for j in range(J):
+            out[r, c + j] += vals[p, j]

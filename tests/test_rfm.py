@@ -1,0 +1,361 @@
+"""Tests of rankcore.rfm (ELM / RFM least squares) and its kernels.
+
+Accuracy thresholds are about 100x above what the configurations reach on
+this machine (measured values in comments), so that they test the method,
+not the last digits of a particular BLAS.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import rankcore
+from rankcore import ELM, RFM
+from rankcore import _rfm_kernels as K
+from rankcore.rfm import IllConditionedWarning, NotFittedError
+
+PI = math.pi
+BOX2 = [(0.0, 1.0), (0.0, 1.0)]
+
+
+def grid(box, n):
+    axes = [np.linspace(lo, hi, n) for lo, hi in box]
+    return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# ------------------------------------------------------------- kernels ---
+
+def test_psi_b_formula_and_derivatives():
+    t = np.linspace(-1.5, 1.5, 3001)
+    out = K.psi_b_1d(t, False, False)
+    want = np.where(np.abs(t) >= 1.25, 0.0,
+                    np.where(t < -0.75, 0.5 * (1 + np.sin(2 * PI * t)),
+                             np.where(t > 0.75, 0.5 * (1 - np.sin(2 * PI * t)), 1.0)))
+    np.testing.assert_allclose(out[:, 0], want, atol=1e-15)
+    # derivatives against central differences away from the kinks at
+    # +-3/4, +-5/4 (psi_b is C^1 but its second derivative jumps there)
+    h = 1e-5
+    ok = np.min(np.abs(np.abs(t)[:, None] - np.array([0.75, 1.25])), axis=1) > 1e-3
+    d1 = (K.psi_b_1d(t + h, False, False)[:, 0] - K.psi_b_1d(t - h, False, False)[:, 0]) / (2 * h)
+    d2 = (K.psi_b_1d(t + h, False, False)[:, 1] - K.psi_b_1d(t - h, False, False)[:, 1]) / (2 * h)
+    np.testing.assert_allclose(out[ok, 1], d1[ok], atol=1e-8)
+    np.testing.assert_allclose(out[ok, 2], d2[ok], atol=1e-7)
+    # clamped sides are 1
+    assert np.all(K.psi_b_1d(t[t < 0], True, False)[:, 0] == 1.0)
+    assert np.all(K.psi_b_1d(t[t > 0], False, True)[:, 0] == 1.0)
+
+
+@pytest.mark.parametrize("d,activation,pou", [
+    (1, "tanh", "b"), (2, "tanh", "b"), (2, "sin", "b"), (3, "cos", "b"),
+    (2, "tanh", "a"), (3, "sin", "a")])
+def test_kernel_derivatives_match_finite_differences(d, activation, pou):
+    box = [(-1.0, 2.0), (0.0, 1.0), (0.5, 1.0)][:d]
+    m = RFM(box, subdomains=2, features=7, pou=pou, activation=activation,
+            scale=2.0, random_state=3)
+    m._setup()
+    rng = np.random.default_rng(0)
+    lo, hi = m.box_[:, 0], m.box_[:, 1]
+    X = lo + (hi - lo) * rng.uniform(0.05, 0.95, size=(40, d))
+    # keep clear of the psi_b kinks (t = +-3/4, +-5/4 of some cell)
+    t = (X[:, None, :] - m.centers_[None]) / m.radii_[None]
+    kinks = np.min(np.abs(np.abs(t)[..., None] - np.array([0.75, 1.25])), axis=-1)
+    X = X[np.all(kinks.reshape(X.shape[0], -1) > 2e-3, axis=1)]
+    assert X.shape[0] > 10
+    sub, _ = m._touching(X)
+    h = 1e-5
+
+    def vals(Y, op):
+        return m._eval(np.ascontiguousarray(Y), sub, op)
+
+    lap_fd = np.zeros_like(vals(X, 0))
+    for a in range(d):
+        e = np.zeros(d)
+        e[a] = h
+        grad = vals(X, 2 + a)
+        fd = (vals(X + e, 0) - vals(X - e, 0)) / (2 * h)
+        np.testing.assert_allclose(grad, fd, atol=2e-6 * max(1, np.abs(grad).max()))
+        lap_fd += (vals(X + e, 2 + a) - vals(X - e, 2 + a)) / (2 * h)
+    lap = vals(X, 1)
+    np.testing.assert_allclose(lap, lap_fd, atol=2e-5 * max(1, np.abs(lap).max()))
+
+
+def _psi_sum(box, subdomains, X):
+    m = RFM(box, subdomains=subdomains, features=1, pou="b", activation="cos",
+            random_state=0)
+    m._setup()
+    m.weights_[:] = 0.0  # cos(0) = 1: the feature values are psi_n itself
+    m.biases_[:] = 0.0
+    sub, count = m._touching(X)
+    return m._eval(X, sub, 0)[..., 0].sum(axis=1), count
+
+
+@given(n=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       lo=st.floats(-3, 3), width=st.floats(0.1, 10), seed=st.integers(0, 99))
+def test_psi_b_is_a_partition_of_unity(n, lo, width, seed):
+    d = len(n)
+    box = [(lo, lo + width)] * d
+    X = lo + width * np.random.default_rng(seed).uniform(0, 1, size=(50, d))
+    X = np.concatenate([X, np.array(box)[:, 0][None], np.array(box)[:, 1][None]])
+    s, count = _psi_sum(box, n, X)
+    np.testing.assert_allclose(s, 1.0, atol=1e-14)
+    assert np.all(count <= 2 ** d)
+
+
+def test_psi_b_overlap_touches_two_cells_psi_a_one():
+    m = RFM((0.0, 1.0), subdomains=4, features=3, pou="b", random_state=0)
+    m._setup()
+    # cell width 0.25, half-width r = 0.125; overlap r/4 = 0.03125 around 0.25
+    X = np.array([[0.25], [0.25 + 0.03], [0.25 + 0.032], [0.125]])
+    sub, count = m._touching(X)
+    assert count.tolist() == [2, 2, 1, 1]
+    assert sub[0, :2].tolist() == [0, 1]
+    ma = RFM((0.0, 1.0), subdomains=4, features=3, pou="a", random_state=0)
+    ma._setup()
+    sub, count = ma._touching(X)
+    assert count.tolist() == [1, 1, 1, 1]
+
+
+# ------------------------------------------------------------ accuracy ---
+
+@pytest.mark.parametrize("pou", ["a", "b"])
+def test_fit_function_1d(pou):
+    f = lambda x: np.exp(np.sin(3 * x[:, 0]))  # noqa: E731
+    m = RFM((0.0, 1.0), subdomains=4, features=40, pou=pou, random_state=1)
+    m.fit_function(f)
+    x = np.linspace(0, 1, 1001)[:, None]
+    assert np.max(np.abs(m.predict(x) - f(x))) < 1e-12  # measured 3.6e-15
+    assert m.residual_ < 1e-10 and m.n_unknowns_ == 160
+    assert m.solver_ == "banded" and m.cond_ > 1
+
+
+def test_fit_function_2d():
+    f = lambda x: np.sin(PI * x[:, 0]) * np.cos(PI * x[:, 1]) + x[:, 0] * x[:, 1]  # noqa: E731
+    m = RFM(BOX2, subdomains=2, features=150, scale=0.5, random_state=1).fit_function(f)
+    X = grid(BOX2, 60)
+    assert rel(m.predict(X), f(X)) < 1e-9  # measured 1.5e-12
+
+
+@pytest.mark.parametrize("pou", ["a", "b"])
+def test_poisson_1d(pou):
+    u = lambda x: np.sin(3 * PI * x[:, 0]) + x[:, 0]  # noqa: E731
+    f = lambda x: 9 * PI ** 2 * np.sin(3 * PI * x[:, 0])  # noqa: E731
+    m = RFM((0.0, 1.0), subdomains=4, features=40, pou=pou, random_state=1).fit_poisson(f, u)
+    x = np.linspace(0, 1, 1001)[:, None]
+    assert rel(m.predict(x), u(x)) < 1e-10  # measured 9e-14
+
+
+@pytest.mark.parametrize("pou", ["a", "b"])
+def test_poisson_2d(pou):
+    u = lambda x: np.sin(PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
+    f = lambda x: 5 * PI ** 2 * u(x)  # noqa: E731
+    m = RFM(BOX2, subdomains=2, features=200, pou=pou, scale=0.5, random_state=1)
+    m.fit_poisson(f, u)
+    X = grid(BOX2, 60)
+    assert rel(m.predict(X), u(X)) < 1e-8  # measured 7e-11 (psi_b)
+    assert m.rounding_floor_ < 1e-8
+
+
+def test_poisson_3d_small():
+    u = lambda x: np.sin(PI * x[:, 0]) * np.sin(PI * x[:, 1]) * np.sin(PI * x[:, 2])  # noqa: E731
+    f = lambda x: 3 * PI ** 2 * u(x)  # noqa: E731
+    box = [(0.0, 1.0)] * 3
+    m = RFM(box, subdomains=(2, 1, 1), features=150, scale=1.0, random_state=1)
+    m.fit_poisson(f, u, points=7)
+    X = grid(box, 15)
+    assert rel(m.predict(X), u(X)) < 2e-2  # measured 2.1e-3: 3-D needs far more features
+    e = ELM(box, features=300, scale=0.5, random_state=1).fit_poisson(f, u, points=10)
+    assert rel(e.predict(X), u(X)) < 5e-3  # measured 5.4e-4
+
+
+def test_psi_a_continuity_rows():
+    f = lambda x: np.cos(4 * x[:, 0])  # noqa: E731
+    m = RFM((0.0, 1.0), subdomains=3, features=20, pou="a", random_state=2)
+    m.fit_function(f)
+    order = max(4, math.ceil(2 * 20))
+    # 3 cells x order quadrature rows, plus value and slope rows at 2 faces
+    assert m.n_equations_ == 3 * order + 2 * 2
+    for face, left in [(1 / 3, 0), (2 / 3, 1)]:
+        Y = np.array([[face]])
+        sub = np.array([[left, left + 1]])
+        v = m._eval(Y, sub, 0)[0]
+        dv = m._eval(Y, sub, 2)[0]
+        ul, ur = v[0] @ m.coef_[left], v[1] @ m.coef_[left + 1]
+        dl, dr = dv[0] @ m.coef_[left], dv[1] @ m.coef_[left + 1]
+        assert abs(ul - ur) < 1e-10 and abs(dl - dr) < 1e-8
+    # one value block and one slope block per interior face
+    m2 = RFM((0.0, 1.0), subdomains=3, features=20, pou="a", random_state=2)
+    m2._setup()
+    assert len(m2._continuity_blocks()) == 2 * 2
+
+
+def test_fit_data_matches_fit_function():
+    f = lambda x: np.sin(5 * x[:, 0])  # noqa: E731
+    X = np.linspace(0, 1, 400)[:, None]
+    m = RFM((0.0, 1.0), 2, 30, random_state=4).fit(X, f(X))
+    assert np.max(np.abs(m.predict(X) - f(X))) < 1e-10
+    m1 = RFM((0.0, 1.0), 2, 30, random_state=4).fit(X, f(X)[:, None])
+    np.testing.assert_array_equal(m.coef_, m1.coef_)
+
+
+# -------------------------------------------------- structure, solvers ---
+
+def test_elm_is_rfm_with_one_subdomain():
+    f = lambda x: np.sin(PI * x[:, 0]) * x[:, 1]  # noqa: E731
+    a = ELM(BOX2, features=60, random_state=5).fit_function(f)
+    b = RFM(BOX2, subdomains=1, features=60, random_state=5).fit_function(f)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.n_subdomains_ == 1
+    assert a.subdomains == 1 and a.pou == "b"
+
+
+def test_features_shape_and_eps_rank_rfm_beats_elm():
+    q = rankcore.quadrature.gauss_legendre([(-1.0, 1.0)], 400)
+    elm = ELM((-1.0, 1.0), features=64, random_state=0)
+    rfm = RFM((-1.0, 1.0), subdomains=8, features=8, random_state=0)
+    f = lambda x: np.sin(6 * x[:, 0]) * np.exp(x[:, 0])  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllConditionedWarning)
+        elm.fit_function(f)
+        rfm.fit_function(f)
+    Fe, Fr = elm.features(q.points), rfm.features(q.points)
+    assert Fe.shape == Fr.shape == (400, 64)
+    # features are psi_n phi_nj: zero outside the support of psi_n
+    outside = (q.points[:, 0] > -0.5 + 0.0625) & (q.points[:, 0] <= 1.0)
+    assert np.all(Fr[outside, :8] == 0.0)
+    np.testing.assert_allclose(Fr @ rfm.coef_.ravel(), rfm.predict(q.points), atol=1e-12)
+    eps = 1e-8
+    re = rankcore.eps_rank(rankcore.gram(Fe, q.weights), eps)
+    rr = rankcore.eps_rank(rankcore.gram(Fr, q.weights), eps)
+    assert rr > re + 10  # measured 41 vs 8
+
+
+def test_deterministic_per_random_state():
+    f = lambda x: np.cos(3 * x[:, 0])  # noqa: E731
+    a = RFM((0.0, 2.0), 3, 20, random_state=7).fit_function(f)
+    b = RFM((0.0, 2.0), 3, 20, random_state=7).fit_function(f)
+    c = RFM((0.0, 2.0), 3, 20, random_state=8).fit_function(f)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert not np.array_equal(a.weights_, c.weights_)
+    g = RFM((0.0, 2.0), 3, 20, random_state=np.random.default_rng(7)).fit_function(f)
+    np.testing.assert_array_equal(a.weights_, g.weights_)
+
+
+@pytest.mark.parametrize("pou", ["a", "b"])
+def test_banded_dense_lsmr_agree(pou):
+    u = lambda x: np.sin(PI * x[:, 0]) * np.sin(PI * x[:, 1])  # noqa: E731
+    f = lambda x: 2 * PI ** 2 * u(x)  # noqa: E731
+    X = grid(BOX2, 40)
+    preds, coefs = {}, {}
+    for solver in ("banded", "dense", "lsmr"):
+        m = RFM(BOX2, subdomains=(3, 2), features=12, pou=pou, scale=2.0,
+                solver=solver, random_state=0).fit_poisson(f, u, points=6)
+        assert m.solver_ == solver
+        preds[solver], coefs[solver] = m.predict(X), m.coef_
+    # well-conditioned small system: both QR orderings give the same solution
+    np.testing.assert_allclose(coefs["banded"], coefs["dense"], rtol=1e-7,
+                               atol=1e-9 * np.abs(coefs["dense"]).max())
+    np.testing.assert_allclose(preds["banded"], preds["dense"], atol=1e-10)
+    np.testing.assert_allclose(preds["lsmr"], preds["dense"], atol=1e-6)
+
+
+def test_auto_falls_back_to_dense_when_a_block_is_underdetermined():
+    X = np.linspace(0, 1, 30)[:, None]
+    m = RFM((0.0, 1.0), 2, 40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllConditionedWarning)
+        m.fit(X, np.sin(X[:, 0]))
+    assert m.solver_ == "dense"
+    assert np.max(np.abs(m.predict(X) - np.sin(X[:, 0]))) < 1e-6
+
+
+def test_ill_conditioned_solve_warns_with_condition_number():
+    m = ELM((0.0, 1.0), features=200, scale=0.1, random_state=0)
+    with pytest.warns(IllConditionedWarning, match=r"condition estimate \d\.\d+e\+\d+"):
+        m.fit_function(lambda x: np.sin(10 * x[:, 0]))
+    assert m.cond_ >= 1 / np.finfo(float).eps and m.rounding_floor_ > 1e-8
+    # a numerically singular but accurate solve does not warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IllConditionedWarning)
+        ok = ELM((0.0, 1.0), features=200, scale=1.0, random_state=0)
+        ok.fit_function(lambda x: np.sin(10 * x[:, 0]))
+    assert ok.rounding_floor_ < 1e-8
+
+
+# ----------------------------------------------------------- bad input ---
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(subdomains=0), ValueError, "subdomains"),
+    (dict(subdomains=(2, -1)), ValueError, r"subdomains\[1\]"),
+    (dict(subdomains=(2, 2, 2)), ValueError, "subdomains"),
+    (dict(subdomains=1.5), TypeError, "subdomains"),
+    (dict(subdomains=True), TypeError, "subdomains"),
+    (dict(features=0), ValueError, "features"),
+    (dict(features=-3), ValueError, "features"),
+    (dict(box=[(0.0, 1.0), (1.0, 1.0)]), ValueError, "lo < hi"),
+    (dict(box=[(2.0, 1.0)]), ValueError, "lo < hi"),
+    (dict(pou="c"), ValueError, "pou"),
+    (dict(activation="relu"), ValueError, "activation"),
+    (dict(scale=0.0), ValueError, "scale"),
+    (dict(solver="cholesky"), ValueError, "solver"),
+    (dict(random_state="x"), TypeError, "random_state"),
+])
+def test_bad_parameters_are_reported_at_fit(kwargs, exc, match):
+    params = dict(box=BOX2, subdomains=2, features=5)
+    params.update(kwargs)
+    m = RFM(**params)  # stored unchanged, validated in fit
+    assert m.features == params["features"]
+    with pytest.raises(exc, match=match):
+        m.fit_function(lambda x: x[:, 0])
+    assert not hasattr(m, "coef_")
+
+
+def test_bad_callables():
+    m = RFM(BOX2, 2, 10, random_state=0)
+    with pytest.raises(ValueError, match=r"f must return an array of shape \(\d+,\)"):
+        m.fit_function(lambda x: x)
+    with pytest.raises(ValueError, match="f returned a non-finite value"):
+        m.fit_function(lambda x: np.where(x[:, 0] > 0.5, np.nan, 1.0))
+    with pytest.raises(ValueError, match="g returned a non-finite value"):
+        m.fit_poisson(lambda x: x[:, 0], lambda x: np.full(x.shape[0], np.inf))
+    with pytest.raises(ValueError, match="g must return"):
+        m.fit_poisson(lambda x: x[:, 0], lambda x: np.ones(3))
+    with pytest.raises(TypeError, match="f must be a callable"):
+        m.fit_function(3.0)
+    assert not hasattr(m, "coef_")
+
+
+def test_predict_errors():
+    m = RFM(BOX2, 2, 10, random_state=0)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        m.predict([[0.5, 0.5]])
+    with pytest.raises(NotFittedError):
+        m.features([[0.5, 0.5]])
+    m.fit_function(lambda x: x[:, 0] + x[:, 1])
+    with pytest.raises(ValueError, match=r"outside the box.*point 1"):
+        m.predict([[0.5, 0.5], [0.5, 1.2]])
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        m.predict(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        m.predict([[np.nan, 0.5]])
+    with pytest.raises(ValueError, match="y must have shape"):
+        m.fit(np.full((5, 2), 0.5), np.zeros(4))
+    assert isinstance(NotFittedError("x"), ValueError)
+
+
+def test_failed_refit_leaves_the_fitted_model_untouched():
+    m = RFM((0.0, 1.0), 2, 10, random_state=0).fit_function(lambda x: x[:, 0])
+    coef, w, cond = m.coef_.copy(), m.weights_.copy(), m.cond_
+    m.random_state = 1  # a refit would draw new features ...
+    with pytest.raises(ValueError, match="non-finite"):
+        m.fit_function(lambda x: np.full(x.shape[0], np.nan))  # ... but fails
+    np.testing.assert_array_equal(m.coef_, coef)
+    np.testing.assert_array_equal(m.weights_, w)
+    assert m.cond_ == cond and m.random_state == 1
