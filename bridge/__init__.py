@@ -5,9 +5,14 @@ of neuron features from torch models into HDF5 snapshots that
 ``rankcore.open_run`` reads without torch.
 """
 
-__all__ = []
+from .init import sfli_
+from .nets import (MLP, Cos, FourierEmbedding, ModifiedMLP, PirateNet, Sin,
+                   activation_name, make_activation)
+from .recorder import SnapshotRecorder, default_layer, record_checkpoints
 
-# Each module defines its own __all__ and is re-exported here, one pair of
-# lines per module (keep them in this block).
-# -- exports begin --
-# -- exports end --
+__all__ = [
+    "sfli_",
+    "MLP", "ModifiedMLP", "PirateNet", "FourierEmbedding", "Sin", "Cos",
+    "make_activation", "activation_name",
+    "SnapshotRecorder", "record_checkpoints", "default_layer",
+]

@@ -8,25 +8,34 @@ generators, ELM/RFM least-squares solvers and the HDF5 snapshot reader.
 
 __version__ = "0.1.0"
 
-from . import quadrature
-from .quadrature import Quadrature
+from . import init, quadrature
 from .gram import gram
+from .init import first_layer_features, grid_init, sfli_init, udi_init
+from .quadrature import Quadrature
 from .rank import (NegativeEigenvalueWarning, eps_rank, is_eps_independent,
                    spectrum, spectrum_from_features)
+from .rfm import ELM, RFM, IllConditionedWarning
+from .snapshots import Run, SnapshotFileError, SnapshotWriter, open_run
+from .subset import SubsetSelection, hong_pan_bound, select_rows
+from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
+                     loss_lower_bound_from_features, subset_approximation)
 
+# Submodules not listed (lstsq, cli, the _kernels) are importable by name;
+# rankcore.init keeps its helpers (default_shape, SFLI_ACTIVATIONS, ...)
+# out of the top level.
 __all__ = [
     "__version__",
-    "Quadrature",
-    "quadrature",
-    "gram",
-    "spectrum",
-    "spectrum_from_features",
-    "eps_rank",
-    "is_eps_independent",
-    "NegativeEigenvalueWarning",
+    # quadrature, Gram, spectra (SPEC sections 1-2)
+    "Quadrature", "quadrature", "gram", "spectrum", "spectrum_from_features",
+    "eps_rank", "is_eps_independent", "NegativeEigenvalueWarning",
+    # subset selection and the staircase theorems
+    "hong_pan_bound", "select_rows", "SubsetSelection",
+    "subset_approximation", "SubsetApproximation",
+    "loss_lower_bound", "loss_lower_bound_from_features", "LossLowerBound",
+    # SFLI parameter generators
+    "init", "sfli_init", "grid_init", "udi_init", "first_layer_features",
+    # random-feature least squares
+    "RFM", "ELM", "IllConditionedWarning",
+    # HDF5 snapshots
+    "open_run", "Run", "SnapshotWriter", "SnapshotFileError",
 ]
-
-# Each further module defines its own __all__ and is re-exported here, one
-# pair of lines per module (keep them in this block).
-# -- exports begin --
-# -- exports end --
