@@ -28,7 +28,7 @@ import tracemalloc
 import numpy as np
 
 import rankcore
-from rankcore.gram import default_chunk_rows
+from rankcore.gram import CHUNK_BYTES, MIN_CHUNK_ROWS, default_chunk_rows
 
 
 def best_time(fn, repeats):
@@ -140,7 +140,7 @@ def main(argv=None):
                 rows.append(run_case(N, n, dtype, args.mem_budget_gb * 2**30, rng))
     print_table(rows)
     print(f"\nchunk rows used: {', '.join(f'n={n}: {default_chunk_rows(n)}' for n in ns)} "
-          "(16 MiB float64 buffer, at least 1024 rows)")
+          f"({CHUNK_BYTES // 2**20} MiB float64 buffer, at least {MIN_CHUNK_ROWS} rows)")
     print("mem = peak extra memory during the call (tracemalloc); rel.diff = max|ours-numpy|/max|numpy|")
     print(f"load average at end {os.getloadavg()}")
     if args.chunks:

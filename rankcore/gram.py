@@ -16,17 +16,19 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
-from ._gram_kernels import scale_rows_sqrt
+from ._gram_kernels import scale_rows_sqrt, symmetric_from_upper
 from ._validate import as_array, check_positive_int, describe, first_nonfinite
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
-#: Target size in bytes of the float64 chunk buffer.  16 MiB keeps the buffer
-#: in the last-level cache of common CPUs for small n while giving dsyrk
-#: panels of at least 1024 rows (its efficient regime) for n <= 2048;
-#: bench/gram.py measures the choice.
-CHUNK_BYTES = 16 * 2**20
-MIN_CHUNK_ROWS = 1024
+#: Target size in bytes of the float64 chunk buffer.  4 MiB (the L2 cache of
+#: the development machine) lets dsyrk read the freshly scaled chunk from
+#: cache; bench/gram.py --chunks measured 2-16 MiB within noise of each other
+#: and 1 MiB slower for n = 256, so the smaller peak memory decides.
+CHUNK_BYTES = 4 * 2**20
+#: dsyrk with fewer rows than this per call is dominated by reading and
+#: writing M (n**2) instead of the rank-k update itself.
+MIN_CHUNK_ROWS = 256
 
 
 def default_chunk_rows(n: int) -> int:
@@ -104,8 +106,9 @@ class GramAccumulator:
             raise RuntimeError(
                 "this GramAccumulator received non-finite features and holds no valid "
                 "result; start a new one")
-        upper = np.triu(self._c)
-        return np.ascontiguousarray(upper + np.triu(upper, 1).T)
+        out = np.empty((self.n, self.n), dtype=np.float64)
+        symmetric_from_upper(self._c, out)
+        return out
 
 
 def _check_features(features, name):
@@ -155,8 +158,8 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
         Positive quadrature weights.
     chunk_rows : int, optional
         Rows per internal chunk (memory ``8 * chunk_rows * n`` bytes).  The
-        default, ``default_chunk_rows(n)``, targets a 16 MiB buffer with at
-        least 1024 rows; ``bench/gram.py --chunks`` measures the choice.
+        default, ``default_chunk_rows(n)``, targets a 4 MiB buffer with at
+        least 256 rows; ``bench/gram.py --chunks`` measures the choice.
 
     Returns
     -------

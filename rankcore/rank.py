@@ -282,6 +282,18 @@ def is_eps_independent(gram, eps) -> bool:
     eps : float
         Threshold > 0.
 
+    Returns
+    -------
+    bool
+        ``True`` when the smallest eigenvalue exceeds ``eps``, i.e. when the
+        epsilon-rank equals ``n``.
+
+    Raises
+    ------
+    ValueError
+        ``gram`` not a finite symmetric square matrix, or ``eps`` not a
+        finite positive number.
+
     Examples
     --------
     >>> import numpy as np
