@@ -20,9 +20,12 @@ def _gram(W, b, act, q):
 
 def test_exports():
     assert rankcore.init is sfli
-    for name in ("grid_init", "udi_init", "sfli_init", "default_shape",
-                 "default_quadrature", "SFLI_ACTIVATIONS"):
-        assert hasattr(rankcore, name)
+    for name in ("grid_init", "udi_init", "sfli_init", "first_layer_features"):
+        assert getattr(rankcore, name) is getattr(sfli, name)
+        assert name in rankcore.__all__
+    # the helpers stay in rankcore.init, out of the top level
+    for name in ("default_shape", "default_quadrature", "SFLI_ACTIVATIONS"):
+        assert hasattr(sfli, name) and not hasattr(rankcore, name)
 
 
 def test_no_torch_in_module_source():
