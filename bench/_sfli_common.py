@@ -8,6 +8,7 @@ computed directly: features on a rankcore quadrature -> ``rankcore.gram`` ->
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -26,6 +27,16 @@ def set_threads(n=1):
     Adam steps of a 4x50 MLP took 3.3 s with 1 thread, 20.4 s with 2, at
     load average 4.6)."""
     torch.set_num_threads(n)
+
+
+def parser(doc):
+    """The options every reproduction takes: --quick | --full, and --out."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="short smoke-test run")
+    g.add_argument("--full", action="store_true", help="paper-sized run")
+    p.add_argument("--out", default="bench/out", help="folder for plots (default bench/out)")
+    return p
 
 
 def header(title, argv=None):

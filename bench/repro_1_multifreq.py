@@ -20,7 +20,6 @@ Usage: python bench/repro_1_multifreq.py [--quick | --full] [--shape-sweep]
        [--part A|B|all] [--seeds K] [--out DIR]
 """
 
-import argparse
 import os
 
 import numpy as np
@@ -82,14 +81,10 @@ def table(configs, seeds, steps, q, out, tag):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--full", action="store_true")
+    p = C.parser(__doc__)
     p.add_argument("--shape-sweep", action="store_true")
     p.add_argument("--part", choices=["A", "B", "all"], default="all", help="run only part A or B")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (overrides the setting)")
-    p.add_argument("--out", default="bench/out")
     a = p.parse_args(argv)
     C.set_threads()
     C.header("repro 1: Ex 2.1/4.1 multi-frequency fit, default (Xavier) vs SFLI", argv)

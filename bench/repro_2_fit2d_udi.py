@@ -14,7 +14,6 @@ after 1000 iterations at least 90% lower with SFLI.
 Usage: python bench/repro_2_fit2d_udi.py [--quick | --full] [--out DIR]
 """
 
-import argparse
 import os
 
 import numpy as np
@@ -43,11 +42,7 @@ TARGETS = {"A: sin(2pi x)cos(2pi y)": target_a,
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--full", action="store_true")
-    p.add_argument("--out", default="bench/out")
+    p = C.parser(__doc__)
     a = p.parse_args(argv)
     C.set_threads()
     C.header("repro 2: Ex 4.2 2-D fit, default (Xavier) vs SFLI (UDI)", argv)

@@ -12,7 +12,6 @@ SFLI = ``bridge.sfli_(net, box)`` (UDI, measured default gamma).
 Usage: python bench/repro_3_pinn_poisson.py [--quick | --full] [--out DIR]
 """
 
-import argparse
 import os
 
 import numpy as np
@@ -61,11 +60,7 @@ def pinn_loss(xi, fi, xb, gb):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--full", action="store_true")
-    p.add_argument("--out", default="bench/out")
+    p = C.parser(__doc__)
     a = p.parse_args(argv)
     C.set_threads()
     C.header("repro 3: Ex 4.3 PINN 2-D Poisson, default (Xavier) vs SFLI (UDI)", argv)

@@ -12,7 +12,6 @@ full rank at step 0 and the deeper layers follow.
 Usage: python bench/repro_7_layerwise.py [--quick | --full] [--out DIR]
 """
 
-import argparse
 import os
 
 import numpy as np
@@ -69,11 +68,7 @@ def run(init, seed, steps, checkpoints, q, depth, width):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--full", action="store_true")
-    p.add_argument("--out", default="bench/out")
+    p = C.parser(__doc__)
     a = p.parse_args(argv)
     C.set_threads()
     C.header("repro 7: Fig 8, eps-rank per hidden layer (tanh 4x50)", argv)

@@ -16,7 +16,6 @@ Full-batch Adam lr 1e-3, float32.
 Usage: python bench/repro_8_architectures.py [--quick | --full] [--seeds K] [--out DIR]
 """
 
-import argparse
 import os
 
 import numpy as np
@@ -74,11 +73,7 @@ def placement_table():
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--full", action="store_true")
-    p.add_argument("--out", default="bench/out")
+    p = C.parser(__doc__)
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (overrides the setting)")
     a = p.parse_args(argv)
     C.set_threads()
