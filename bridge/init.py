@@ -183,9 +183,18 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
                                 scheme="udi" if later else scheme,
                                 shape=None if later else shape,
                                 random_state=_seed_from(generator))
-        params.append((layer, W, b))
+        Wt = torch.from_numpy(np.ascontiguousarray(W)).to(layer.weight)
+        bt = torch.from_numpy(np.ascontiguousarray(b)).to(layer.bias)
+        # float64 parameters that fit may still overflow the layer's dtype.
+        for pname, t, a in (("weight", Wt, W), ("bias", bt, b)):
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(
+                    f"SFLI parameters for layer {name!r} overflow its dtype "
+                    f"{t.dtype} ({pname} max |value| = {float(np.max(np.abs(a))):.3g}); "
+                    f"use a smaller shape (got {shape!r}) or rescale the domain")
+        params.append((layer, Wt, bt))
     with torch.no_grad():
         for layer, W, b in params:
-            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)).to(layer.weight))
-            layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)).to(layer.bias))
+            layer.weight.copy_(W)
+            layer.bias.copy_(b)
     return model

@@ -20,7 +20,7 @@ import torch
 
 import rankcore
 from rankcore._validate import check_positive_int, describe
-from rankcore.snapshots import SnapshotWriter
+from rankcore.snapshots import SnapshotWriter, _as_real, _attr_value, _check_name
 
 __all__ = ["SnapshotRecorder", "record_checkpoints", "default_layer"]
 
@@ -179,7 +179,8 @@ class SnapshotRecorder:
     batch_size : int
         Quadrature points per forward pass.
     seed : int, optional
-        Stored in the metadata (the run's seed, for reference).
+        Stored in the metadata (the run's seed, for reference); must be an
+        int (bools and floats are refused).
     metadata : dict, optional
         More root attributes (str, int, float, bool values).
     overwrite : bool
@@ -247,10 +248,20 @@ class SnapshotRecorder:
             "every": self.every,
         }
         if seed is not None:
-            meta["seed"] = int(seed)
+            meta["seed"] = check_positive_int(seed, "seed", minimum=-2 ** 63)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {describe(metadata)}")
+        for k, v in (metadata or {}).items():
+            # Checked here, not at the first record(), so that a bad value
+            # fails before training starts.
+            _check_name(k, "metadata key")
+            if k in ("format", "format_version", "layers", "scalars"):
+                raise ValueError(f"metadata key {k!r} is reserved by the file format")
+            _attr_value(v)
         meta.update(metadata or {})
         self._meta = meta
         self._writer = None
+        self._created = False  # whether this recorder created self.path
         self._final_count = 0
         self._start = time.time()
         self._points = None  # quadrature points on the device, built lazily
@@ -350,14 +361,32 @@ class SnapshotRecorder:
         if self._writer is False:
             raise ValueError("the recorder is closed")
         wall = time.time() - self._start
-        loss = float(loss.detach()) if isinstance(loss, torch.Tensor) else loss
-        scalars = {k: float(v.detach()) if isinstance(v, torch.Tensor) else v
+        # Checked before the forward pass; one-element tensors are accepted.
+        loss = math.nan if loss is None else _as_real(
+            loss.detach().cpu() if isinstance(loss, torch.Tensor) else loss, "loss")
+        scalars = {k: _as_real(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
+                               f"scalar {k!r}")
                    for k, v in scalars.items()}
         grams, feats = self.compute()
-        if self._writer is None:
+        new = self._writer is None
+        if new:
             self._open(grams, feats, scalars)
-        self._writer.append(step, loss=loss, grams=grams, features=feats,
-                            scalars=scalars, wall_time=wall)
+            self._created = True
+        try:
+            self._writer.append(step, loss=loss, grams=grams, features=feats,
+                                scalars=scalars, wall_time=wall)
+        except BaseException:
+            if new:
+                # Leave no empty file behind for a first snapshot that failed
+                # (e.g. a model whose features are NaN).
+                self._writer.close()
+                self._writer = None
+                self._created = False
+                try:
+                    os.remove(self.path)
+                except OSError:
+                    pass
+            raise
         return True
 
     @property
@@ -408,6 +437,13 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
     progress : bool
         Show a tqdm progress bar.
 
+    Raises
+    ------
+    TypeError, ValueError
+        On a malformed ``steps``, ``losses`` or ``checkpoint_paths``; these
+        are checked before anything is written.  If a checkpoint fails to
+        load or record, the partly written snapshot file is removed.
+
     Returns
     -------
     str
@@ -430,6 +466,10 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
     ...     print(run.steps.tolist(), run.grams().shape)
     [0, 100] (2, 6, 6)
     """
+    if isinstance(checkpoint_paths, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_paths must be a sequence of paths, got one path "
+            f"{describe(checkpoint_paths)}; wrap it in a list")
     paths = [os.fspath(p) for p in checkpoint_paths]
     if not paths:
         raise ValueError("checkpoint_paths must not be empty")
@@ -439,16 +479,25 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         # file names without distinct numbers: fall back to the position
         if None in steps or len(set(steps)) != len(steps):
             steps = list(range(len(paths)))
+    if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
+        raise TypeError(f"steps must be a sequence of ints, got {describe(steps)}")
     steps = list(steps)
     if len(steps) != len(paths):
         raise ValueError(
             f"steps must have one entry per checkpoint ({len(paths)}), got {len(steps)}")
+    # Everything is checked before the output file is created.
+    steps = [check_positive_int(s, f"steps[{i}]", minimum=-2 ** 63)
+             for i, s in enumerate(steps)]
     if losses is not None:
+        if isinstance(losses, (str, bytes)) or not hasattr(losses, "__iter__"):
+            raise TypeError(f"losses must be a sequence of floats, got {describe(losses)}")
         losses = list(losses)
         if len(losses) != len(paths):
             raise ValueError(
                 f"losses must have one entry per checkpoint ({len(paths)}), "
                 f"got {len(losses)}")
+        losses = [math.nan if v is None else _as_real(v, f"losses[{i}]")
+                  for i, v in enumerate(losses)]
     for p in paths:
         if not os.path.isfile(p):
             raise FileNotFoundError(f"checkpoint {p!r} does not exist")
@@ -459,15 +508,26 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
     if progress:
         from tqdm.auto import tqdm
         iterator = tqdm(list(iterator), desc="checkpoints", unit="ckpt")
-    with SnapshotRecorder(path, inner, quadrature, layers=layers, every=1, **kwargs) as rec:
-        for i, (p, step) in enumerate(iterator):
-            state = torch.load(p, map_location=map_location, weights_only=True)
-            if isinstance(state, dict) and "state_dict" in state and isinstance(
-                    state["state_dict"], dict):
-                state = state["state_dict"]
-            elif isinstance(state, dict) and "model" in state and isinstance(
-                    state["model"], dict):
-                state = state["model"]
-            inner.load_state_dict(state)
-            rec.record(int(step), loss=math.nan if losses is None else losses[i])
+    rec = SnapshotRecorder(path, inner, quadrature, layers=layers, every=1, **kwargs)
+    try:
+        with rec:
+            for i, (p, step) in enumerate(iterator):
+                state = torch.load(p, map_location=map_location, weights_only=True)
+                if isinstance(state, dict) and "state_dict" in state and isinstance(
+                        state["state_dict"], dict):
+                    state = state["state_dict"]
+                elif isinstance(state, dict) and "model" in state and isinstance(
+                        state["model"], dict):
+                    state = state["model"]
+                inner.load_state_dict(state)
+                rec.record(step, loss=math.nan if losses is None else losses[i])
+    except BaseException:
+        # A checkpoint that fails to load (or to record) must not leave a
+        # half-written snapshot file that looks like a complete run.
+        if rec._created:
+            try:
+                os.remove(rec.path)
+            except OSError:
+                pass
+        raise
     return os.fspath(path)

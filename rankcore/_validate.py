@@ -21,6 +21,7 @@ __all__ = [
     "check_int_per_dim",
     "first_nonfinite",
     "describe",
+    "check_bool",
 ]
 
 
@@ -176,3 +177,13 @@ def check_box(box, name: str = "box") -> np.ndarray:
             f"{name} needs lo < hi in every dimension, but dimension {i} is "
             f"({arr[i, 0]!r}, {arr[i, 1]!r})")
     return arr
+
+
+def check_bool(value, name):
+    """``value`` as a Python bool; ints, strings and arrays are refused.
+
+    ``if relative:`` would silently read ``"no"`` or ``1.0`` as True.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return bool(value)

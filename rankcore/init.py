@@ -94,7 +94,7 @@ from scipy import special
 
 from . import quadrature as _quad
 from ._validate import (as_array, check_box, check_positive_int,
-                        check_positive_scalar, describe)
+                        check_positive_scalar, describe, first_nonfinite)
 
 __all__ = [
     "SFLI_ACTIVATIONS",
@@ -249,6 +249,10 @@ def _shape_value(shape, activation, scheme):
     return check_positive_scalar(shape, "shape")
 
 
+def _grid_what(box, shape):
+    return f"grid_init(interval={box[0].tolist()}, shape={shape!r})"
+
+
 def grid_init(n, interval, activation="tanh", shape=None):
     """Deterministic 1-D SFLI: neurons placed on a uniform grid.
 
@@ -271,8 +275,9 @@ def grid_init(n, interval, activation="tanh", shape=None):
     Raises
     ------
     ValueError
-        If the interval is not 1-D or invalid, ``n < 1``, ``shape <= 0`` or
-        the activation is unsupported.
+        If the interval is not 1-D or invalid, ``n < 1``, ``shape <= 0``,
+        the activation is unsupported, or the parameters overflow float64
+        (an interval of huge or subnormal length, a huge ``shape``).
 
     Notes
     -----
@@ -299,34 +304,61 @@ def grid_init(n, interval, activation="tanh", shape=None):
     act = _check_activation(activation)
     s = _shape_value(shape, act, "grid")
     a, bb = float(box[0, 0]), float(box[0, 1])
-    length = bb - a
+    with np.errstate(over="ignore"):
+        length = bb - a
+    if not (np.isfinite(length) and length > 0):
+        raise ValueError(
+            f"interval must have a finite positive length in float64, got "
+            f"{box[0].tolist()} (length {length!r})")
     family = _FAMILY[act]
     if family == "periodic":
-        w = s * np.pi * np.arange(n, dtype=np.float64) / length
-        phase = np.pi / 2 if act == "sin" else 0.0
-        bias = phase - w * a
-        return w[:, None], bias
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = s * np.pi * np.arange(n, dtype=np.float64) / length
+            phase = np.pi / 2 if act == "sin" else 0.0
+            bias = phase - w * a
+        return _check_finite_params(w[:, None], bias, _grid_what(box, shape))
     if n == 1:
         c = np.array([0.5 * (a + bb)])
         w = np.array([s / length])
     else:
         c = np.linspace(a, bb, n)
-        w = np.full(n, s * (n - 1) / length)
+        with np.errstate(over="ignore"):
+            w = np.full(n, s * (n - 1) / length)
     if family == "ramp":
         # Face the far end: never a neuron that is zero (or nearly) on [a, b].
         w = np.where(c > 0.5 * (a + bb), -w, w)
-    bias = -w * c
-    return w[:, None], bias
+    with np.errstate(invalid="ignore", over="ignore"):
+        bias = -w * c
+    return _check_finite_params(w[:, None], bias, _grid_what(box, shape))
 
 
 def _rng(random_state):
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(
+            random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(
+                f"random_state must be None, an int >= 0 or a "
+                f"numpy.random.Generator, got {random_state!r}")
         return np.random.default_rng(random_state)
     raise TypeError(
         f"random_state must be None, an int or a numpy.random.Generator, "
         f"got {describe(random_state)}")
+
+
+def _check_finite_params(W, bias, what):
+    """Refuse parameters that overflowed float64 (huge domain or shape)."""
+    for name, arr in (("W", W), ("b", bias)):
+        bad = first_nonfinite(arr)
+        if bad is not None:
+            idx = tuple(int(i) for i in bad)
+            raise ValueError(
+                f"{what} overflows float64: {name}{list(idx)} is {float(arr[bad])!r}; "
+                f"rescale the domain to moderate coordinates or use a smaller shape")
+    return W, bias
 
 
 def udi_init(n, box, activation="tanh", shape=None, random_state=None,
@@ -344,8 +376,8 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
     shape : float, optional
         ``gamma > 0`` itself.  Default ``s * n**(1/d) / (2R)`` (times ``pi``
         for sin/cos) with ``s = default_shape(activation, "udi")``.
-    random_state : None, int or numpy.random.Generator
-        Seed; the same seed gives the same parameters.
+    random_state : None, int >= 0 or numpy.random.Generator
+        Seed; the same seed gives the same parameters (bools are refused).
     offsets : {"box", "ball"}, default "box"
         Offset range per neuron: the box's support function in the neuron's
         direction ("box", every hyperplane cuts the box) or the ball radius
@@ -377,9 +409,14 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
         raise ValueError(f"offsets must be 'box' or 'ball', got {offsets!r}")
     rng = _rng(random_state)
     d = b_.shape[0]
-    xc = b_.mean(axis=1)
-    half = 0.5 * (b_[:, 1] - b_[:, 0])
-    R = float(np.sqrt(np.sum(half ** 2)))
+    xc = 0.5 * b_[:, 0] + 0.5 * b_[:, 1]
+    half = 0.5 * b_[:, 1] - 0.5 * b_[:, 0]
+    with np.errstate(over="ignore"):
+        R = float(np.sqrt(np.sum(half ** 2)))
+    if not np.isfinite(R):
+        raise ValueError(
+            f"box is too large for float64 (its circumradius overflows), got "
+            f"{b_.tolist()}; rescale the domain")
     family = _FAMILY[act]
     if shape is None:
         s = default_shape(act, "udi")
@@ -400,15 +437,18 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
         k = gamma * rng.uniform(0.0, 1.0, n)
         phase = rng.uniform(0.0, 2.0 * np.pi, n)
         W = k[:, None] * a
-        return W, phase - W @ xc
+        with np.errstate(all="ignore"):
+            bias = phase - W @ xc
+        return _check_finite_params(W, bias, f"udi_init(box={b_.tolist()}, shape={shape!r})")
     Rj = np.abs(a) @ half if offsets == "box" else np.full(n, R)
     r = rng.uniform(-1.0, 1.0, n) * Rj
     if family == "ramp":
         # Active side a.(x - xc) > -r must contain the centre: r >= 0.
         r = np.abs(r)
-    W = gamma * a
-    bias = gamma * (r - a @ xc)
-    return W, bias
+    with np.errstate(all="ignore"):
+        W = gamma * a
+        bias = gamma * (r - a @ xc)
+    return _check_finite_params(W, bias, f"udi_init(box={b_.tolist()}, shape={shape!r})")
 
 
 def sfli_init(n, box, activation="tanh", scheme="auto", shape=None,
@@ -471,7 +511,8 @@ def first_layer_features(W, b, activation, points):
     Raises
     ------
     ValueError
-        On mismatched shapes or non-finite values.
+        On mismatched shapes or non-finite values, in the inputs or in the
+        result (``x . w_j + b_j`` overflowing float64).
 
     Examples
     --------
@@ -491,4 +532,13 @@ def first_layer_features(W, b, activation, points):
     if x.shape[1] != W.shape[1]:
         raise ValueError(
             f"points must have {W.shape[1]} columns to match W, got {describe(x)}")
-    return activation_function(activation)(x @ W.T + b)
+    act = activation_function(activation)
+    with np.errstate(all="ignore"):
+        out = act(x @ W.T + b)
+    bad = first_nonfinite(out)
+    if bad is not None:
+        k, j = int(bad[0]), int(bad[1])
+        raise ValueError(
+            f"first_layer_features overflows float64: feature {j} at point {k} "
+            f"({x[k].tolist()}) is {float(out[k, j])!r}; W, b or points are too large")
+    return out

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from scipy.linalg import qr, svdvals
 
-from ._validate import as_array, check_positive_scalar, describe
+from ._validate import as_array, check_bool, check_positive_scalar, describe
 from .gram import _check_features, _check_weights, default_chunk_rows
 
 __all__ = [
@@ -244,7 +244,7 @@ def eps_rank(x, eps, relative=False, kind="auto"):
                 f"x must be (n,) or (T, n) for kind='spectrum', got {describe(arr)}")
         lam = arr
     thr = np.atleast_1d(e).astype(np.float64)
-    if relative:
+    if check_bool(relative, "relative"):
         lmax = np.maximum(np.max(lam, axis=-1, keepdims=True), 0.0)
         thr_b = lmax[..., None] * thr  # (..., 1, E)
     else:

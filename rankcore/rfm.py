@@ -234,18 +234,21 @@ class RFM:
             raise ValueError(f"box must have 1, 2 or 3 dimensions, got {d}")
         ncell = check_int_per_dim(self.subdomains, "subdomains", d)
         J = check_positive_int(self.__dict__["_features_param"], "features")
-        if self.pou not in _POUS:
+        if not isinstance(self.pou, str) or self.pou not in _POUS:
             raise ValueError(f"pou must be 'a' or 'b', got {self.pou!r}")
-        if self.activation not in _ACTIVATIONS:
+        if not isinstance(self.activation, str) or self.activation not in _ACTIVATIONS:
             raise ValueError("activation must be one of 'tanh', 'sin', 'cos', "
                              f"got {self.activation!r}")
         R = check_positive_scalar(self.scale, "scale")
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
+        if isinstance(self.random_state, (bool, np.bool_)):
+            raise TypeError("random_state must be None, an int or a numpy "
+                            f"Generator, got {describe(self.random_state)}")
         try:
             rng = np.random.default_rng(self.random_state)
         except (TypeError, ValueError) as exc:
-            raise TypeError("random_state must be None, an int or a "
+            raise TypeError("random_state must be None, an int >= 0 or a "
                             f"numpy Generator, got {describe(self.random_state)}") from exc
         ncell_a = np.array(ncell, np.int64)
         h = (box[:, 1] - box[:, 0]) / ncell_a
@@ -427,8 +430,14 @@ class RFM:
                             f"weights), got {describe(quadrature)}")
         X = self._check_points(pts, "quadrature.points")
         w = as_array(w, "quadrature.weights", ndim=1)
-        if w.shape[0] != X.shape[0] or np.any(w <= 0):
-            raise ValueError("quadrature.weights must be positive, one per point")
+        if w.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"quadrature.weights must have one entry per point ({X.shape[0]}), "
+                f"got {describe(w)}")
+        if np.any(w <= 0):
+            i = int(np.argmax(w <= 0))
+            raise ValueError(
+                f"quadrature.weights must be > 0, but quadrature.weights[{i}] = {float(w[i])!r}")
         y = _callable_values(f, X, "f")
         t0 = time.perf_counter()
         eqs = [self._block(X, 0, y, scaling="block", row_weight=np.sqrt(w))]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import numbers
+import operator
 import os
 import time
 import warnings
@@ -189,6 +190,11 @@ class SnapshotWriter:
             if k in ("format", "format_version", "layers", "scalars"):
                 raise ValueError(f"metadata key {k!r} is reserved by the file format")
             meta[k] = _attr_value(v)
+        if start_time is not None:
+            start_time = _as_real(start_time, "start_time")
+            if not math.isfinite(start_time):
+                raise ValueError(
+                    f"start_time must be a finite Unix time, got {start_time!r}")
         if os.path.exists(path) and not overwrite:
             raise FileExistsError(
                 f"path {path!r} exists; pass overwrite=True to replace it")
@@ -322,6 +328,11 @@ class SnapshotWriter:
         step = int(step)
         loss = math.nan if loss is None else _as_real(loss, "loss")
         wt = time.time() - self._start if wall_time is None else _as_real(wall_time, "wall_time")
+        for arg, val in (("grams", grams), ("spectra", spectra),
+                         ("features", features), ("scalars", scalars)):
+            if val is not None and not isinstance(val, dict):
+                raise TypeError(
+                    f"{arg} must be a dict of layer/scalar name -> value, got {describe(val)}")
         grams = grams or {}
         spectra = spectra or {}
         features = features or {}
@@ -645,7 +656,12 @@ class Run:
 
     def _row(self, key, index):
         T = self._count
-        i = int(index)
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"index must be an int, got {describe(index)}")
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"index must be an int, got {describe(index)}") from None
         if not -T <= i < T:
             raise IndexError(f"index must be in [-{T}, {T}), got {index}")
         ds = self._check_open()[key]
@@ -672,8 +688,10 @@ class Run:
         from .rank import eps_rank
         s = self.spectra(layer)
         if s.shape[0] == 0:
-            e = np.asarray(eps)
-            return np.zeros((0,) + e.shape, dtype=np.int64)
+            # Validate eps as for a non-empty run, then answer with no rows.
+            probe = eps_rank(np.zeros((1, s.shape[1])), eps, relative=relative,
+                             kind="spectrum")
+            return np.zeros((0,) + np.shape(probe)[1:], dtype=np.int64)
         return np.asarray(eps_rank(s, eps, relative=relative, kind="spectrum"))
 
     # -- lifetime -------------------------------------------------------
@@ -734,6 +752,8 @@ def open_run(path):
     """
     import h5py
 
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such snapshot file: {path!r}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from ._validate import as_array, check_positive_scalar, describe
+from ._validate import as_array, check_bool, check_positive_scalar, describe
 from .rank import ROUNDING_FACTOR, NegativeEigenvalueWarning, _check_gram_stack
 from .subset import SubsetSelection, select_rows
 
@@ -138,6 +138,10 @@ def _check_method_f(method, f):
     return f
 
 
+def _check_relative(relative):
+    return check_bool(relative, "relative")
+
+
 def _subset_approximation(M, eps, relative, f, method):
     n = M.shape[0]
     lam, Q = scipy.linalg.eigh(M, check_finite=False)
@@ -222,6 +226,8 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
         If ``gram`` is not a finite square symmetric matrix (relative
         asymmetry above ``rankcore.rank.SYMMETRY_RTOL``), ``eps <= 0``,
         ``f < 1``, or the method is unknown (or ``"brute"`` with ``n > 20``).
+    TypeError
+        If ``eps`` or ``f`` is not a real number or ``relative`` not a bool.
 
     Warns
     -----
@@ -252,7 +258,7 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
     M = _check_gram(gram)
     eps = check_positive_scalar(eps, "eps")
     f = _check_method_f(method, f)
-    return _subset_approximation(M, eps, bool(relative), f, method)
+    return _subset_approximation(M, eps, _check_relative(relative), f, method)
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,7 +388,12 @@ def loss_lower_bound(gram, b, u_norm2, c, eps, *, f=1.0, method="srrqr",
     ValueError
         On a bad ``gram`` (as :func:`subset_approximation`), ``b`` or ``c``
         not finite of shape ``(n,)``, ``u_norm2`` negative or not finite,
-        ``eps <= 0``, or an ``approximation`` of another size.
+        ``eps <= 0``, an ``approximation`` of another size or whose
+        eigenvalues do not sum to ``trace(gram)``, or inputs so large that
+        the loss or distance overflows float64.
+    TypeError
+        If ``relative`` is not a bool or ``approximation`` not a
+        :class:`SubsetApproximation`.
 
     Examples
     --------
@@ -408,30 +419,56 @@ def loss_lower_bound(gram, b, u_norm2, c, eps, *, f=1.0, method="srrqr",
     u_norm2 = check_positive_scalar(u_norm2, "u_norm2", allow_zero=True)
     eps = check_positive_scalar(eps, "eps")
     f = _check_method_f(method, f)
+    relative = _check_relative(relative)
     if approximation is None:
-        approximation = _subset_approximation(M, eps, bool(relative), f, method)
+        approximation = _subset_approximation(M, eps, relative, f, method)
     elif not isinstance(approximation, SubsetApproximation):
         raise TypeError(
             f"approximation must be a SubsetApproximation, got {describe(approximation)}")
     elif approximation.n != n:
         raise ValueError(
             f"approximation is for n={approximation.n} functions, gram has n={n}")
+    else:
+        # Cheap consistency check: the eigenvalues of the Gram matrix the
+        # approximation came from must sum to trace(gram) up to rounding.
+        lam = approximation.eigenvalues
+        scale = float(np.max(np.abs(lam))) + float(np.max(np.abs(np.diag(M))))
+        gap = abs(float(np.sum(lam)) - float(np.trace(M)))
+        if not gap <= 16.0 * n * n * _U * scale:
+            raise ValueError(
+                f"approximation was not computed from this gram: its eigenvalues "
+                f"sum to {float(np.sum(lam)):.6g} but trace(gram) = "
+                f"{float(np.trace(M)):.6g}; call subset_approximation(gram, eps) "
+                f"with the same gram")
     ap = approximation
     idx, others = ap.indices, ap.others
     r = ap.rank
 
-    d2, d2_err = _distance2(M, b, u_norm2, idx)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d2, d2_err = _distance2(M, b, u_norm2, idx)
+        loss2 = float(c @ (M @ c) - 2.0 * (c @ b) + u_norm2)
+        ac = np.abs(c[others])
+        tail = float(np.sum(ac))
+        eps_term = math.sqrt(ap.eps) * math.sqrt(ap.f ** 2 * r * (n - r) + 2.0) * tail
+        eps_pf = float(ac @ ap.bounds)
+        eps_ex = float(ac @ ap.errors)
+        lmax = max(float(ap.eigenvalues[0]), 0.0)
+        scale = float(u_norm2 + lmax * np.float64(np.sum(np.abs(c))) ** 2)
+    # Huge b, c or u_norm2 overflow float64; clipping -inf or NaN to 0 below
+    # would turn that into a silently wrong sqrt_loss or distance.
+    for what, v in (("the loss c.M.c - 2 c.b + u_norm2", loss2),
+                    ("the distance ||u||**2 - b_I.M_II^-1.b_I", d2),
+                    ("the rounding allowance", d2_err), ("sum |c_j|", tail),
+                    ("the eps terms", eps_term + eps_pf + eps_ex),
+                    ("lambda_max ||c||_1**2 + u_norm2", scale)):
+        if not math.isfinite(v):
+            raise ValueError(
+                f"loss_lower_bound overflows float64: {what} is {v!r} (max |b| = "
+                f"{float(np.max(np.abs(b))):.3g}, max |c| = {float(np.max(np.abs(c))):.3g}, "
+                f"u_norm2 = {u_norm2:.3g}, lambda_max = {lmax:.3g}); rescale the "
+                f"functions, target or coefficients")
     dist = math.sqrt(max(d2, 0.0))
-    loss2 = float(c @ (M @ c) - 2.0 * (c @ b) + u_norm2)
     sqrt_loss = math.sqrt(max(loss2, 0.0))
-    ac = np.abs(c[others])
-    tail = float(np.sum(ac))
-    eps_term = math.sqrt(ap.eps) * math.sqrt(ap.f ** 2 * r * (n - r) + 2.0) * tail
-    eps_pf = float(ac @ ap.bounds)
-    eps_ex = float(ac @ ap.errors)
-
-    lmax = max(float(ap.eigenvalues[0]), 0.0)
-    scale = u_norm2 + lmax * float(np.sum(np.abs(c))) ** 2
     growth = 1.0 + np.einsum("ij,ij->j", ap.coefficients, ap.coefficients)
     # |sqrt(a) - sqrt(a')| <= |a - a'| / max(sqrt(a), sqrt|a - a'|).
     dist_tol = d2_err / max(dist, math.sqrt(d2_err)) if d2_err > 0 else 0.0
@@ -472,7 +509,8 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
     Raises
     ------
     ValueError
-        On shapes that do not match, non-finite values or weights <= 0.
+        On shapes that do not match, non-finite values, weights <= 0, or a
+        target so large that ``u^T W u`` overflows float64.
 
     Examples
     --------
@@ -496,5 +534,13 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
         raise ValueError(
             f"target must have shape ({N},) to match features, got {describe(u)}")
     M = _gram(Phi, w)  # validates weights (shape, > 0)
-    wu = w * u
-    return loss_lower_bound(M, Phi.T @ wu, float(u @ wu), c, eps, **kwargs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        wu = w * u
+        b = Phi.T @ wu
+        u_norm2 = float(u @ wu)
+    if not (math.isfinite(u_norm2) and np.all(np.isfinite(b))):
+        raise ValueError(
+            f"target is too large for float64: u^T W u = {u_norm2!r} or Phi^T W u "
+            f"overflows (max |target| = {float(np.max(np.abs(u))):.3g}, max |features| = "
+            f"{float(np.max(np.abs(Phi))):.3g}); rescale the target or the features")
+    return loss_lower_bound(M, b, u_norm2, c, eps, **kwargs)

@@ -223,6 +223,8 @@ def test_spectrum_stack_clips_and_warns():
     (lambda: eps_rank(np.ones((2, 2, 2, 2)), 1e-3), ValueError, "x must be 1-D or 2-D or 3-D"),
     (lambda: eps_rank(np.ones((2, 3)), 1e-3, kind="gram"), ValueError, "square"),
     (lambda: eps_rank(np.ones(3), 1e-3, kind="bogus"), ValueError, "kind must be"),
+    (lambda: eps_rank(np.ones(3), 1e-3, relative="no"), TypeError,
+     "relative must be True or False, got 'no' \\(str\\)"),
     (lambda: spectrum(np.array([[1.0, 2.0], [0.0, 1.0]])), ValueError, "must be symmetric"),
     (lambda: spectrum(np.array([[1.0, np.nan], [np.nan, 1.0]])), ValueError, "finite"),
     (lambda: spectrum_from_features(np.ones((3, 2)), np.ones(2)), ValueError, "one entry per row"),

@@ -241,3 +241,54 @@ def test_udi_offsets_property(d, n, seed, lo, width, gamma):
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-12)
     r = b / gamma + a @ xc
     assert np.all(np.abs(r) <= R * (1 + 1e-9) + 1e-9 * np.abs(a @ xc).max())
+
+
+# -- hardening: bad seeds and float64 overflow never pass silently ----------
+
+@pytest.mark.parametrize("seed", [True, np.bool_(False)])
+def test_udi_random_state_refuses_bool(seed):
+    with pytest.raises(TypeError, match=r"random_state must be None, an int or a "
+                                        r"numpy.random.Generator, got .*bool"):
+        sfli.udi_init(5, [(0, 1), (0, 1)], random_state=seed)
+    with pytest.raises(TypeError, match="random_state"):
+        sfli.sfli_init(5, [(0, 1), (0, 1)], random_state=seed)
+
+
+def test_udi_random_state_negative_names_argument():
+    with pytest.raises(ValueError, match=r"random_state must be .*>= 0.*got -1"):
+        sfli.udi_init(5, (0, 1), random_state=-1)
+
+
+def test_udi_same_seed_bit_identical():
+    for act in ("tanh", "relu", "sin"):
+        a = sfli.udi_init(9, [(0, 1), (-2, 3)], act, random_state=7)
+        b = sfli.udi_init(9, [(0, 1), (-2, 3)], act, random_state=np.random.default_rng(7))
+        for x, y in zip(a, b):
+            assert x.tobytes() == y.tobytes()
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sin"])
+def test_grid_init_overflow_is_an_error(act):
+    with pytest.raises(ValueError, match=r"interval .*finite positive length.*1e\+308"):
+        sfli.grid_init(5, (-1e308, 1e308), act)
+    with pytest.raises(ValueError, match=r"overflows float64.*W\[\d, 0\] is inf"):
+        sfli.grid_init(5, (0.0, 1e-310), act)
+    with pytest.raises(ValueError, match=r"shape=1e\+308\) overflows float64"):
+        sfli.grid_init(5, (0.0, 1.0), act, shape=1e308)
+
+
+def test_udi_init_overflow_is_an_error():
+    with pytest.raises(ValueError, match=r"box is too large for float64"):
+        sfli.udi_init(5, [(-1e308, 1e308), (0, 1)], random_state=0)
+    with pytest.raises(ValueError, match=r"udi_init\(.*overflows float64"):
+        sfli.udi_init(5, [(1e100, 2e100), (0, 1)], "relu", shape=1e300, random_state=0)
+
+
+def test_first_layer_features_overflow_is_an_error():
+    W, b = np.array([[1e300]]), np.array([0.0])
+    with pytest.raises(ValueError, match=r"feature 0 at point 1 \(\[10000000000.0\]\) is inf"):
+        sfli.first_layer_features(W, b, "relu", np.array([[0.5], [1e10]]))
+    # inf - inf inside the affine map would be NaN: refused too
+    W2, b2 = np.array([[1e300], [1.0]]), np.array([-1e300, 0.0])
+    with pytest.raises(ValueError, match="overflows float64"):
+        sfli.first_layer_features(W2, b2, "sin", np.array([[1e10]]))

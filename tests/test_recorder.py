@@ -281,3 +281,65 @@ def test_cuda_matches_cpu(tmp_path):  # pragma: no cover - only where a GPU is l
     with rankcore.open_run(tmp_path / "c.h5") as a, rankcore.open_run(tmp_path / "g.h5") as b:
         scale = np.abs(a.grams(index=0)).max()
         assert np.abs(a.grams(index=0) - b.grams(index=0)).max() < 1e-5 * scale
+
+
+# -- hardening: arguments checked early, nothing half-written left behind ----
+
+@pytest.mark.parametrize("seed", ["a", 1.7, True])
+def test_seed_must_be_an_int(tmp_path, seed):
+    with pytest.raises(TypeError, match=r"seed must be an integer, got"):
+        bridge.SnapshotRecorder(tmp_path / "s.h5", _mlp(), _quad(16), seed=seed)
+
+
+def test_bad_metadata_fails_at_construction(tmp_path):
+    with pytest.raises(TypeError, match=r"metadata values must be .*got list of length 1"):
+        bridge.SnapshotRecorder(tmp_path / "m.h5", _mlp(), _quad(16), metadata={"x": [1]})
+    with pytest.raises(ValueError, match=r"metadata key 'format' is reserved"):
+        bridge.SnapshotRecorder(tmp_path / "m.h5", _mlp(), _quad(16), metadata={"format": 1})
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_failed_first_record_leaves_no_file(tmp_path):
+    q = _quad(16)
+    rec = bridge.SnapshotRecorder(tmp_path / "a.h5", _mlp(), q)
+    with pytest.raises(TypeError, match=r"loss must be a real number, got tensor"):
+        rec.record(0, loss=torch.ones(3))
+    assert not (tmp_path / "a.h5").exists()
+    model = _mlp()
+    with torch.no_grad():
+        model[0].weight.fill_(float("nan"))
+    rec = bridge.SnapshotRecorder(tmp_path / "n.h5", model, q)
+    with pytest.raises(ValueError, match=r"grams\['.*'\] must be finite"):
+        rec.record(0)
+    assert not (tmp_path / "n.h5").exists()
+    # the recorder is still usable once the model is fixed
+    with torch.no_grad():
+        model[0].weight.fill_(0.5)
+    assert rec.record(0, loss=torch.tensor(2.0))
+    rec.close()
+    with rankcore.open_run(tmp_path / "n.h5") as run:
+        assert run.loss.tolist() == [2.0]
+
+
+def test_record_checkpoints_validates_and_cleans_up(tmp_path):
+    q = _quad(16)
+    model = _mlp(width=6)
+    ckpts = []
+    for s in (0, 10):
+        ckpts.append(tmp_path / f"ck_{s}.pt")
+        torch.save(model.state_dict(), ckpts[-1])
+    out = tmp_path / "o.h5"
+    with pytest.raises(TypeError, match=r"steps\[0\] must be an integer, got 0.5"):
+        bridge.record_checkpoints(model, ckpts, q, out, steps=[0.5, 1.7])
+    with pytest.raises(TypeError, match=r"steps\[1\] must be an integer, got False"):
+        bridge.record_checkpoints(model, ckpts, q, out, steps=[1, False])
+    with pytest.raises(TypeError, match=r"losses\[1\] must be a real number, got 'x'"):
+        bridge.record_checkpoints(model, ckpts, q, out, losses=[1.0, "x"])
+    with pytest.raises(TypeError, match=r"checkpoint_paths must be a sequence of paths"):
+        bridge.record_checkpoints(model, str(ckpts[0]), q, out)
+    assert not out.exists()
+    # a checkpoint of another architecture half-way: no partial file remains
+    torch.save(torch.nn.Linear(3, 3).state_dict(), tmp_path / "bad.pt")
+    with pytest.raises(RuntimeError, match="state_dict"):
+        bridge.record_checkpoints(model, [ckpts[0], tmp_path / "bad.pt"], q, out)
+    assert not out.exists()

@@ -359,3 +359,41 @@ def test_failed_refit_leaves_the_fitted_model_untouched():
     np.testing.assert_array_equal(m.coef_, coef)
     np.testing.assert_array_equal(m.weights_, w)
     assert m.cond_ == cond and m.random_state == 1
+
+
+# -- hardening: argument checks name the argument and the value ----------
+
+def test_random_state_refuses_bool():
+    for seed in (True, np.bool_(False)):
+        with pytest.raises(TypeError, match=r"random_state must be .*bool"):
+            RFM([(0.0, 1.0)], 2, 8, random_state=seed).fit_function(lambda x: x[:, 0])
+
+
+def test_same_seed_bit_identical_coefficients():
+    f = lambda x: np.sin(3 * x[:, 0])  # noqa: E731
+    a = RFM([(0.0, 1.0)], 2, 10, random_state=3).fit_function(f)
+    b = RFM([(0.0, 1.0)], 2, 10, random_state=3).fit_function(f)
+    assert a.coef_.tobytes() == b.coef_.tobytes()
+    assert a.weights_.tobytes() == b.weights_.tobytes()
+
+
+@pytest.mark.parametrize("kw", [{"pou": ["a"]}, {"activation": ["tanh"]}])
+def test_unhashable_choice_is_named(kw):
+    (name, value), = kw.items()
+    with pytest.raises(ValueError, match=rf"{name} must be .*got \['"):
+        RFM([(0.0, 1.0)], 2, 8, **kw).fit_function(lambda x: x[:, 0])
+
+
+def test_fit_function_quadrature_weights_message():
+    q = rankcore.quadrature.gauss_legendre((0.0, 1.0), 20)
+
+    class Neg:
+        points, weights = q.points, np.where(np.arange(20) == 3, -1.0, q.weights)
+
+    class Short:
+        points, weights = q.points, q.weights[:3]
+
+    with pytest.raises(ValueError, match=r"quadrature.weights\[3\] = -1.0"):
+        RFM([(0.0, 1.0)], 2, 8).fit_function(lambda x: x[:, 0], quadrature=Neg())
+    with pytest.raises(ValueError, match=r"one entry per point \(20\), got array of shape \(3,\)"):
+        RFM([(0.0, 1.0)], 2, 8).fit_function(lambda x: x[:, 0], quadrature=Short())

@@ -193,3 +193,31 @@ def test_modified_mlp_shape_applies_to_first_layer_only():
     np.testing.assert_allclose(net.input_layer.weight.detach().numpy(), 3.0 * 19 / 2, rtol=1e-6)
     gamma = rankcore.init.default_shape("tanh", "udi") * 20 / 2
     np.testing.assert_allclose(net.encoder_u.weight.detach().abs().numpy(), gamma, rtol=1e-6)
+
+
+# -- hardening: overflowing parameters never reach the model ----------------
+
+@pytest.mark.parametrize("domain, shape", [
+    ([(-1e308, 1e308), (0.0, 1.0)], None),   # UDI radius overflows
+    ([(0.0, 1.0), (0.0, 1.0)], 1e300),       # gamma * offset overflows
+    ((-1e308, 1e308), None),                 # 1-D grid: b - a overflows
+])
+def test_overflow_is_an_error_and_model_untouched(domain, shape):
+    d = 1 if isinstance(domain[0], float) else len(domain)
+    net = nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, 1))
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"overflow|finite positive length"):
+        sfli_(net, domain=domain, shape=shape, generator=torch.Generator().manual_seed(0))
+    for p, q in zip(net.parameters(), before):
+        assert torch.equal(p, q)
+        assert torch.isfinite(p).all()
+
+
+def test_same_generator_seed_bit_identical():
+    def draw(seed):
+        net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
+        sfli_(net, domain=[(0, 1), (-1, 2)], generator=torch.Generator().manual_seed(seed))
+        return [p.detach().clone() for p in net[0].parameters()]
+    for a, b in zip(draw(5), draw(5)):
+        assert torch.equal(a, b)
+    assert not torch.equal(draw(5)[0], draw(6)[0])

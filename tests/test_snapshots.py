@@ -336,3 +336,58 @@ def test_closed_run(tmp_path):
         run.refresh()
     with rankcore.open_run(copy) as r2:
         assert len(r2) == 1
+
+
+# -- hardening: reader and writer arguments ---------------------------------
+
+def test_row_index_must_be_an_int(tmp_path):
+    p = tmp_path / "r.h5"
+    _write_run(p, T=3)
+    with rankcore.open_run(p) as run:
+        assert np.array_equal(run.grams("a", index=np.int64(1)), run.grams("a")[1])
+        for bad in (1.5, True, "1"):
+            with pytest.raises(TypeError, match=r"index must be an int, got"):
+                run.grams("a", index=bad)
+            with pytest.raises(TypeError, match=r"index must be an int, got"):
+                run.features("a", index=bad)
+
+
+def test_eps_rank_of_empty_run_validates_eps(tmp_path):
+    p = tmp_path / "e.h5"
+    SnapshotWriter(p, _quad(), {"h": 2}).close()
+    with rankcore.open_run(p) as run:
+        assert run.eps_rank(1e-3).shape == (0,)
+        assert run.eps_rank([1e-3, 1e-6]).shape == (0, 2)
+        with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got -1"):
+            run.eps_rank(-1)
+        with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got nan"):
+            run.eps_rank(float("nan"))
+        with pytest.raises(TypeError, match=r"eps must be a real number, got 'abc'"):
+            run.eps_rank("abc")
+
+
+def test_append_refuses_non_dict_mappings(tmp_path):
+    p = tmp_path / "d.h5"
+    with SnapshotWriter(p, _quad(), {"h": 2}) as w:
+        G = np.eye(2)
+        for kw in ({"grams": [G]}, {"spectra": [np.ones(2)]}, {"scalars": [1.0]}):
+            (name, _), = kw.items()
+            args = {"grams": {"h": G}, **kw}
+            with pytest.raises(TypeError, match=rf"{name} must be a dict .*got list of length 1"):
+                w.append(0, **args)
+        assert w.count == 0
+
+
+@pytest.mark.parametrize("bad", [3, None, 1.5])
+def test_open_run_path_type(bad):
+    with pytest.raises(TypeError, match=r"path must be a str or os.PathLike, got"):
+        rankcore.open_run(bad)
+
+
+def test_writer_start_time_checked_before_writing(tmp_path):
+    p = tmp_path / "s.h5"
+    with pytest.raises(TypeError, match=r"start_time must be a real number, got 'abc'"):
+        SnapshotWriter(p, _quad(), {"h": 2}, start_time="abc")
+    with pytest.raises(ValueError, match=r"start_time must be a finite Unix time, got nan"):
+        SnapshotWriter(p, _quad(), {"h": 2}, start_time=float("nan"))
+    assert not p.exists() and os.listdir(tmp_path) == []

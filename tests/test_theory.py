@@ -259,3 +259,45 @@ def test_bad_input():
         loss_lower_bound_from_features(Phi, np.ones(len(q.weights)), -q.weights, c, 1e-3)
     with pytest.warns(NegativeEigenvalueWarning):
         subset_approximation(-M, 1e-3)
+
+
+# -- hardening: float64 overflow is an error, never a silent 0 or NaN --------
+
+@pytest.mark.parametrize("scale_b, scale_c, u2, what", [
+    (1.0, 1e200, 1.0, "the loss"),        # c.M.c = inf: sqrt_loss was inf/NaN
+    (1e300, 1.0, 1.0, "the distance"),    # -inf clipped to 0: sqrt_loss was 0.0
+])
+def test_loss_lower_bound_overflow_is_an_error(scale_b, scale_c, u2, what):
+    M = np.diag([1.0, 0.5, 1e-6, 1e-9])
+    with pytest.raises(ValueError, match=rf"overflows float64: {what} .*rescale"):
+        loss_lower_bound(M, scale_b * np.ones(4), u2, scale_c * np.ones(4), 1e-3)
+
+
+def test_loss_lower_bound_from_features_overflow_names_target():
+    x = np.linspace(0.0, 1.0, 50)
+    Phi = np.stack([x ** p for p in range(4)], 1)
+    w = np.full(50, 1 / 50)
+    with pytest.raises(ValueError, match=r"target is too large for float64.*1e\+200"):
+        loss_lower_bound_from_features(Phi, x * 1e200, w, np.ones(4), 1e-6)
+
+
+def test_loss_lower_bound_refuses_approximation_of_another_gram():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((40, 6))
+    M = A.T @ A / 40
+    b, c = rng.standard_normal(6), rng.standard_normal(6)
+    ap = subset_approximation(M, 1e-3)
+    same = loss_lower_bound(M, b, 10.0, c, 1e-3, approximation=ap)
+    assert same.bound == loss_lower_bound(M, b, 10.0, c, 1e-3).bound
+    with pytest.raises(ValueError, match=r"approximation was not computed from this gram"):
+        loss_lower_bound(M, b, 10.0, c, 1e-3, approximation=subset_approximation(2 * M, 1e-3))
+
+
+@pytest.mark.parametrize("bad", ["no", 1, np.array([True, False])])
+def test_relative_must_be_a_bool(bad):
+    M = np.diag([1.0, 0.5, 1e-6])
+    with pytest.raises(TypeError, match=r"relative must be True or False, got"):
+        subset_approximation(M, 1e-3, relative=bad)
+    with pytest.raises(TypeError, match=r"relative must be True or False, got"):
+        loss_lower_bound(M, np.ones(3), 1.0, np.ones(3), 1e-3, relative=bad)
+    assert subset_approximation(M, 1e-3, relative=np.bool_(True)).relative is True
