@@ -18,7 +18,8 @@ from .rfm import ELM, RFM, IllConditionedWarning
 from .snapshots import Run, SnapshotFileError, SnapshotWriter, open_run
 from .subset import SubsetSelection, hong_pan_bound, select_rows
 from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
-                     loss_lower_bound_from_features, subset_approximation)
+                     loss_lower_bound_from_features, residual_lower_bound,
+                     subset_approximation)
 
 # Submodules not listed (lstsq, cli, the _kernels) are importable by name;
 # rankcore.init keeps its helpers (default_shape, SFLI_ACTIVATIONS, ...)
@@ -32,6 +33,7 @@ __all__ = [
     "hong_pan_bound", "select_rows", "SubsetSelection",
     "subset_approximation", "SubsetApproximation",
     "loss_lower_bound", "loss_lower_bound_from_features", "LossLowerBound",
+    "residual_lower_bound",
     # SFLI parameter generators
     "init", "sfli_init", "grid_init", "udi_init", "first_layer_features",
     # random-feature least squares

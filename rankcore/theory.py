@@ -8,6 +8,9 @@
   sqrt(eps) * sqrt(f**2 r (n - r) + 2) * sum_{j not in I} |c_j|``.
   :func:`loss_lower_bound_from_features` builds its inputs from sampled
   features, target and quadrature weights.
+* :func:`residual_lower_bound` -- the same for a well-posed PDE: a stability
+  estimate ``||w|| <= C R(w)`` turns the bound on ``||v - u||`` into a bound
+  on the PDE residual ``R(v - u)``.
 
 All inner products come from the Gram matrix ``M`` (and, for Theorem 3.2,
 ``b_j = <phi_j, u>`` and ``||u||**2``), so the results are exact statements
@@ -34,6 +37,7 @@ __all__ = [
     "subset_approximation",
     "loss_lower_bound",
     "loss_lower_bound_from_features",
+    "residual_lower_bound",
 ]
 
 _U = 2.0 ** -52
@@ -544,3 +548,68 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
             f"overflows (max |target| = {float(np.max(np.abs(u))):.3g}, max |features| = "
             f"{float(np.max(np.abs(Phi))):.3g}); rescale the target or the features")
     return loss_lower_bound(M, b, u_norm2, c, eps, **kwargs)
+
+
+def residual_lower_bound(loss_bound, stability, *, which="bound"):
+    """Theorem 3.2 for a well-posed PDE: a lower bound on the residual.
+
+    Let ``u`` solve ``L u = f`` in the domain with ``B u = g`` on its
+    boundary, and let the problem be stable on the trial functions: every
+    ``w`` in ``span{phi_j} + {u}`` satisfies ``||w|| <= C R(w)`` with
+    ``R(w) = ||L w|| + ||B w||`` (any norms for which such ``C`` is known).
+    Then every ``v = sum_j c_j phi_j`` has
+
+        ``R(v - u) = ||L v - f|| + ||B v - g|| >= ||v - u|| / C
+        >= (dist(u, span phi_I) - eps term) / C``,
+
+    so the residual a PINN or a least-squares solver can reach is bounded
+    below by a quantity that falls only as the epsilon-rank grows.
+
+    Parameters
+    ----------
+    loss_bound : LossLowerBound
+        The L2 bound for fitting the exact solution ``u`` with the same
+        coefficients, from :func:`loss_lower_bound` or
+        :func:`loss_lower_bound_from_features`.
+    stability : float
+        The stability constant ``C > 0``.  For example, for ``-u'' = f`` on
+        ``(0, 1)`` with Dirichlet data, ``||w||_{L2} <= ||w''||_{L2} / pi**2 +
+        |w(0)| + |w(1)|``, so ``C = 1`` with ``R(w) = ||w''|| + |w(0)| +
+        |w(1)|``.
+    which : {"bound", "bound_per_function", "bound_exact"}
+        Which of the (increasingly tight) L2 bounds to divide by ``C``.
+
+    Returns
+    -------
+    float
+        ``loss_bound.<which> / stability``; a negative value says nothing.
+
+    Raises
+    ------
+    TypeError
+        If ``loss_bound`` is not a :class:`LossLowerBound`.
+    ValueError
+        If ``stability`` is not a finite number > 0 or ``which`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore import loss_lower_bound_from_features, residual_lower_bound
+    >>> from rankcore.quadrature import gauss_legendre
+    >>> q = gauss_legendre((0.0, 1.0), 64); x = q.points[:, 0]
+    >>> Phi = np.stack([np.tanh(2 * x + s) for s in (-1.0, 0.0, 1.0)], 1)
+    >>> u = np.sin(4 * np.pi * x)
+    >>> lb = loss_lower_bound_from_features(Phi, u, q.weights, np.ones(3), 1e-6)
+    >>> rb = residual_lower_bound(lb, 1.0)  # -u'' = f, Dirichlet data, C = 1
+    >>> bool(rb > 0.5)  # no combination of three slow tanh gets close
+    True
+    """
+    if not isinstance(loss_bound, LossLowerBound):
+        raise TypeError(
+            f"loss_bound must be a LossLowerBound (from loss_lower_bound), "
+            f"got {describe(loss_bound)}")
+    c = check_positive_scalar(stability, "stability")
+    choices = ("bound", "bound_per_function", "bound_exact")
+    if which not in choices:
+        raise ValueError(f"which must be one of {choices}, got {which!r}")
+    return float(getattr(loss_bound, which)) / c

@@ -301,3 +301,75 @@ def test_relative_must_be_a_bool(bad):
     with pytest.raises(TypeError, match=r"relative must be True or False, got"):
         loss_lower_bound(M, np.ones(3), 1.0, np.ones(3), 1e-3, relative=bad)
     assert subset_approximation(M, 1e-3, relative=np.bool_(True)).relative is True
+
+
+# -- Theorem 3.2 for a PDE: -u'' = f on (0, 1), u(0) = u(1) = 0 -------------
+# Stability: w = w0 + l with l the linear interpolant of w(0), w(1) and
+# w0 in H^1_0, so ||w|| <= ||w''|| / pi**2 + max(|w(0)|, |w(1)|) <= R(w) with
+# R(w) = ||w''|| + |w(0)| + |w(1)|: C = 1.
+
+def _poisson_case(k, s, m, a, c_kind):
+    q = gauss_legendre((0.0, 1.0), 96)
+    x = q.points[:, 0]
+    z = np.outer(x, k) + s
+    phi, phi_xx = np.tanh(z), -2.0 * k ** 2 * np.tanh(z) / np.cosh(z) ** 2
+    u = np.sin(np.pi * x) + a * np.sin(m * np.pi * x)
+    f = np.pi ** 2 * np.sin(np.pi * x) + a * (m * np.pi) ** 2 * np.sin(m * np.pi * x)
+    ends = np.tanh(np.stack([s, k + s]))  # phi_j(0), phi_j(1)
+    sw = np.sqrt(q.weights)[:, None]
+    if c_kind == "l2":  # best L2 fit of the solution
+        c = np.linalg.lstsq(sw * phi, sw[:, 0] * u, rcond=None)[0]
+    else:  # least-squares PDE solve: what a collocation solver returns
+        A = np.vstack([sw * -phi_xx, ends])
+        c = np.linalg.lstsq(A, np.concatenate([sw[:, 0] * f, [0.0, 0.0]]), rcond=None)[0]
+    res = -phi_xx @ c - f
+    R = math.sqrt(q.weights @ res ** 2) + abs(ends[0] @ c) + abs(ends[1] @ c)
+    return q, phi, u, c, R
+
+
+@settings(max_examples=60)
+@given(n=st.integers(3, 12), m=st.integers(2, 8), a=st.floats(0.2, 1.0),
+       log_eps=st.floats(-12.0, -2.0), seed=st.integers(0, 2 ** 31 - 1),
+       c_kind=st.sampled_from(["l2", "pde"]))
+def test_theorem_3_2_pde_residual_bound(n, m, a, log_eps, seed, c_kind):
+    rng = np.random.default_rng(seed)
+    k, s = rng.uniform(0.5, 6.0, n), rng.uniform(-3.0, 3.0, n)
+    q, phi, u, c, R = _poisson_case(k, s, m, a, c_kind)
+    lb = rankcore.loss_lower_bound_from_features(phi, u, q.weights, c, 10.0 ** log_eps)
+    for which in ("bound", "bound_per_function", "bound_exact"):
+        rb = rankcore.residual_lower_bound(lb, 1.0, which=which)
+        assert rb <= R + lb.tolerance + 1e-10 * (1.0 + R), (which, rb, R)
+
+
+def test_pde_residual_bound_is_informative_and_falls_with_rank():
+    # Four slow tanh (eps-rank 3) cannot solve a problem with sin(6 pi x) in
+    # it: the residual bound is positive.  With more and steeper features the
+    # eps-rank rises and the distance term, the part that only a higher
+    # eps-rank can lower, falls.
+    rng = np.random.default_rng(0)
+    ranks, dists = [], []
+    for n, kmax in ((4, 1.0), (8, 4.0), (24, 30.0)):
+        k, s = rng.uniform(0.5, kmax, n), rng.uniform(-kmax, kmax, n)
+        q, phi, u, c, R = _poisson_case(k, s, 6, 1.0, "pde")
+        lb = rankcore.loss_lower_bound_from_features(phi, u, q.weights, c, 1e-10)
+        rb = rankcore.residual_lower_bound(lb, 1.0, which="bound_exact")
+        assert rb <= R
+        if n == 4:
+            assert rb > 0.3
+        ranks.append(lb.rank)
+        dists.append(lb.distance)
+    assert ranks[0] < ranks[1] < ranks[2]
+    assert dists[0] > dists[1] > dists[2]
+
+
+def test_residual_lower_bound_bad_input():
+    q = gauss_legendre((0.0, 1.0), 16)
+    x = q.points[:, 0]
+    lb = rankcore.loss_lower_bound_from_features(
+        np.stack([x, x ** 2], 1), np.sin(x), q.weights, np.ones(2), 1e-8)
+    with pytest.raises(TypeError, match="loss_bound must be a LossLowerBound"):
+        rankcore.residual_lower_bound(0.3, 1.0)
+    with pytest.raises(ValueError, match="stability must be a finite number > 0"):
+        rankcore.residual_lower_bound(lb, 0.0)
+    with pytest.raises(ValueError, match="which must be one of"):
+        rankcore.residual_lower_bound(lb, 1.0, which="tightest")
