@@ -18,6 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _examples import examples
+
 import rankcore
 from rankcore.snapshots import (FORMAT_NAME, FORMAT_VERSION, SnapshotFileError,
                                 SnapshotWriter)
@@ -128,7 +130,7 @@ def test_eps_rank_from_stored_spectra(tmp_path):
             run.spectra("nope")
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(T=st.integers(0, 6), n=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
 def test_round_trip_property(tmp_path_factory, T, n, seed):
     rng = np.random.default_rng(seed)

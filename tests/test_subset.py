@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _examples import examples
+
 from rankcore import hong_pan_bound, select_rows
 from rankcore.subset import SWAP_SLACK, kahan_basis
 
@@ -74,7 +76,7 @@ def problems(draw, max_n=200):
     return kind, n, k, draw(st.integers(0, 2 ** 32 - 1))
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(problems(), st.sampled_from([1.0, 1.0, 1.5, 2.0, 10.0]), st.sampled_from(["qrcp", "lu"]))
 def test_srrqr_meets_bound(prob, f, start):
     kind, n, k, seed = prob
@@ -108,7 +110,7 @@ def test_qrcp_runs_and_reports(prob):
     assert res.max_coefficient == pytest.approx(np.max(np.abs(B)), rel=1e-6)
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(st.integers(2, 12).flatmap(lambda n: st.tuples(
     st.just(n), st.integers(1, n), st.sampled_from(KINDS[:4] + ["eigvec"]),
     st.integers(0, 2 ** 32 - 1))))

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _examples import examples
+
 import rankcore
 from rankcore import (NegativeEigenvalueWarning, loss_lower_bound,
                       loss_lower_bound_from_features, subset_approximation)
@@ -55,7 +57,7 @@ def _gram(Phi, q):
     return rankcore.gram(Phi, q.weights)
 
 
-@settings(max_examples=120)
+@settings(max_examples=examples(120))
 @given(setups(), st.sampled_from(["srrqr", "srrqr", "qrcp"]))
 def test_theorem_3_1_errors_within_bounds(setup, method):
     kind, n, dim, seed, log_eps, f = setup
@@ -85,7 +87,7 @@ def test_theorem_3_1_errors_within_bounds(setup, method):
         math.sqrt(eps) * math.sqrt(f * f * r * (n - r) + 2))
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(setups(), st.sampled_from(["lstsq", "random", "sparse_tail"]),
        st.sampled_from(["sin", "abs", "feature"]))
 def test_theorem_3_2_bound_below_true_loss(setup, ckind, ukind):
@@ -327,7 +329,7 @@ def _poisson_case(k, s, m, a, c_kind):
     return q, phi, u, c, R
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(n=st.integers(3, 12), m=st.integers(2, 8), a=st.floats(0.2, 1.0),
        log_eps=st.floats(-12.0, -2.0), seed=st.integers(0, 2 ** 31 - 1),
        c_kind=st.sampled_from(["l2", "pde"]))
