@@ -4,6 +4,8 @@ For each N (quadrature points), n (functions) and input dtype it prints
 
 * ``ours``   rankcore.gram(Phi, w)
 * ``numpy``  (Phi * w[:, None]).T @ Phi, the expression users write
+* ``eq-w``   rankcore.gram(Phi, w) with equal weights (float64 input only),
+  which skips the scaling pass
 * ``blas``   A.T @ A for an already weighted float64 A (numpy dispatches it to
   the symmetric rank-k BLAS update, so it is the floor for this computation);
   the time to build A is not counted
@@ -81,6 +83,10 @@ def run_case(N, n, dtype, budget, rng):
     else:
         row["t_numpy"] = row["m_numpy"] = row["err"] = None
     if dtype == np.float64:
+        # Equal weights (Monte Carlo, Sobol) take the path without the
+        # scaling pass.
+        w_eq = np.full(N, 1.0 / N)
+        row["t_eq"] = best_time(lambda: rankcore.gram(phi, w_eq), reps)
         np.multiply(phi, np.sqrt(w)[:, None], out=phi)  # reuse the memory
         a = phi
     else:
@@ -95,7 +101,7 @@ def run_case(N, n, dtype, budget, rng):
 def print_table(rows):
     head = (f"{'N':>8} {'n':>5} {'dtype':>7} | {'ours s':>8} {'numpy s':>8} {'blas s':>8} | "
             f"{'numpy/ours':>10} {'ours/blas':>9} | {'mem ours':>10} {'mem numpy':>10} | "
-            f"{'rel.diff':>8}")
+            f"{'rel.diff':>8} | {'eq-w s':>8} {'eq-w/blas':>9}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -103,9 +109,11 @@ def print_table(rows):
         sp = f"{r['t_numpy'] / r['t_ours']:9.2f}x" if r["t_numpy"] is not None else f"{'-':>10}"
         mn = fmt_bytes(r["m_numpy"]) if r["m_numpy"] is not None else "-"
         er = f"{r['err']:8.1e}" if r["err"] is not None else f"{'-':>8}"
+        eq = (f"{r['t_eq']:8.4f} {r['t_eq'] / r['t_blas']:8.2f}x" if "t_eq" in r
+              else f"{'-':>8} {'-':>9}")
         print(f"{r['N']:>8} {r['n']:>5} {r['dtype']:>7} | {r['t_ours']:8.4f} {tn} "
               f"{r['t_blas']:8.4f} | {sp} {r['t_ours'] / r['t_blas']:8.2f}x | "
-              f"{fmt_bytes(r['m_ours']):>10} {mn:>10} | {er}", flush=True)
+              f"{fmt_bytes(r['m_ours']):>10} {mn:>10} | {er} | {eq}", flush=True)
 
 
 def chunk_sweep(rng):

@@ -100,6 +100,22 @@ class GramAccumulator:
         self.n_rows += f.shape[0]
         self.n_chunks += 1
 
+    def _add_equal_weights(self, f, w0):
+        """Add ``w0 * f^T f`` for C-ordered float64 ``f``; False if non-finite.
+
+        On False the accumulator holds garbage and must be discarded.
+        """
+        step = self.chunk_rows
+        for start in range(0, f.shape[0], step):
+            # f[start:stop].T is Fortran-ordered: dsyrk reads it in place.
+            dsyrk(w0, f[start:start + step].T, beta=1.0, c=self._c, trans=0, lower=0,
+                  overwrite_c=1)
+            if not np.all(np.isfinite(np.diagonal(self._c))):
+                return False
+        self.n_rows += f.shape[0]
+        self.n_chunks += 1
+        return True
+
     def result(self) -> np.ndarray:
         """The symmetric (n, n) float64 Gram matrix accumulated so far."""
         if self._failed:
@@ -191,6 +207,15 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
         f = _check_features(features, "features")
         w = _check_weights(weights, "weights", f.shape[0])
         acc = GramAccumulator(f.shape[1], chunk_rows)
+        if f.dtype == np.float64 and f.flags.c_contiguous and w.min() == w.max():
+            # Equal weights (Monte Carlo, Sobol): M = w0 * Phi^T Phi straight
+            # from the caller's array, without the scaling pass.  Any
+            # non-finite result (NaN input, or Phi^T Phi overflowing where
+            # sqrt(w) Phi would not) falls back to the general path, which
+            # then either succeeds or names the bad entry.
+            if acc._add_equal_weights(f, float(w[0])):
+                return acc.result()
+            acc = GramAccumulator(f.shape[1], chunk_rows)
         acc._add_unchecked(f, w, "features")
         return acc.result()
 

@@ -277,3 +277,32 @@ def test_peak_memory_independent_of_N_and_no_float64_copy():
     # growing N eightfold adds no memory beyond the validation scan's fixed block
     assert abs(peaks[1] - peaks[0]) < 2**20
     assert peaks[1] < 8 * 400_000 * n / 10  # far below a float64 copy of Phi
+
+
+def test_equal_weights_path_matches_general_path():
+    # Equal float64 weights go straight to dsyrk on the caller's array; the
+    # result must agree with the scaled path (one weight nudged off equal)
+    # to rounding, for C-ordered, Fortran-ordered and strided input.
+    rng = np.random.default_rng(3)
+    phi = rng.standard_normal((3000, 17))
+    w = np.full(3000, 0.25)
+    w_general = w.copy()
+    w_general[-1] = np.nextafter(0.25, 1.0)
+    ref = gram(phi, w_general, chunk_rows=700)
+    for f in (phi, np.asfortranarray(phi), phi[::1, :]):
+        m = gram(f, w, chunk_rows=700)
+        np.testing.assert_allclose(m, ref, rtol=1e-13, atol=1e-13 * np.abs(ref).max())
+        assert np.array_equal(m, m.T)
+    half = gram(phi[::2], w[::2])  # a strided view is not C-contiguous
+    np.testing.assert_allclose(half, 0.25 * phi[::2].T @ phi[::2], rtol=1e-12)
+
+
+def test_equal_weights_overflow_falls_back_to_scaled_path():
+    # phi^T phi overflows but w * phi^T phi does not: the fast path must not
+    # turn a representable Gram matrix into an error.
+    phi = np.array([[1e200, 2.0], [1.0, 1.0]])
+    m = gram(phi, [1e-300, 1e-300])
+    assert np.isfinite(m).all()
+    np.testing.assert_allclose(m[0, 0], 1e100, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"entry \(1, 0\) is nan"):
+        gram(np.array([[1.0, 1.0], [np.nan, 1.0]]), [0.5, 0.5])
