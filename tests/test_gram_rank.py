@@ -306,3 +306,13 @@ def test_equal_weights_overflow_falls_back_to_scaled_path():
     np.testing.assert_allclose(m[0, 0], 1e100, rtol=1e-14)
     with pytest.raises(ValueError, match=r"entry \(1, 0\) is nan"):
         gram(np.array([[1.0, 1.0], [np.nan, 1.0]]), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 130, 200])
+def test_symmetric_from_upper_kernel_uses_upper_triangle_only(n):
+    from rankcore._gram_kernels import symmetric_from_upper
+    a = np.random.default_rng(n).standard_normal((n, n))
+    c = np.asfortranarray(np.triu(a) + np.tril(np.full((n, n), np.nan), -1))
+    out = np.empty((n, n))
+    symmetric_from_upper(c, out)
+    assert np.array_equal(out, np.triu(a) + np.triu(a, 1).T)
