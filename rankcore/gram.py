@@ -21,11 +21,15 @@ from ._validate import as_array, check_positive_int, describe, first_nonfinite
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
-#: Target size in bytes of the float64 chunk buffer.  4 MiB (the L2 cache of
-#: the development machine) lets dsyrk read the freshly scaled chunk from
-#: cache; bench/gram.py --chunks measured 2-16 MiB within noise of each other
-#: and 1 MiB slower for n = 256, so the smaller peak memory decides.
+#: Largest float64 chunk buffer in bytes: 4 MiB, the L2 cache of the
+#: development machine, so that dsyrk reads the freshly scaled chunk from
+#: cache.  Together with the row counts below this is what
+#: ``bench/gram.py --chunks`` measured best: about 1024 rows for n <= 512
+#: (fewer rows pay per-call overhead, more fall out of cache), 4 MiB worth
+#: of rows beyond.
 CHUNK_BYTES = 4 * 2**20
+#: Rows per chunk when the buffer limit allows it.
+TARGET_CHUNK_ROWS = 1024
 #: dsyrk with fewer rows than this per call is dominated by reading and
 #: writing M (n**2) instead of the rank-k update itself.
 MIN_CHUNK_ROWS = 256
@@ -33,7 +37,7 @@ MIN_CHUNK_ROWS = 256
 
 def default_chunk_rows(n: int) -> int:
     """Rows per chunk used for ``n`` functions (see ``CHUNK_BYTES``)."""
-    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * max(int(n), 1)))
+    return max(MIN_CHUNK_ROWS, min(TARGET_CHUNK_ROWS, CHUNK_BYTES // (8 * max(int(n), 1))))
 
 
 class GramAccumulator:
@@ -173,8 +177,9 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
         Positive quadrature weights.
     chunk_rows : int, optional
         Rows per internal chunk (memory ``8 * chunk_rows * n`` bytes).  The
-        default, ``default_chunk_rows(n)``, targets a 4 MiB buffer with at
-        least 256 rows; ``bench/gram.py --chunks`` measures the choice.
+        default, ``default_chunk_rows(n)``, is 1024 rows, fewer (down to
+        256) where that would exceed a 4 MiB buffer; ``bench/gram.py
+        --chunks`` measures the choice.
 
     Returns
     -------
