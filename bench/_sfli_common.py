@@ -127,13 +127,30 @@ def rank(spec, eps):
     return int(rankcore.eps_rank(spec, eps))
 
 
-def save_plot(path, curves, title, ylabel="loss", eps=1e-3, logy=True):
-    """curves: list of (label, colour, linestyle, result dict).  Two panels:
-    loss (or any per-step series) and eps-rank steps."""
+def figure(nrows, ncols, **kwargs):
+    """A matplotlib figure on the file-only Agg backend."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (a1, a2) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 6))
+    return plt.subplots(nrows, ncols, **kwargs)
+
+
+def save_figure(fig, path, legends=()):
+    """Legends on ``legends``, tight layout, write ``path`` (folders made), close."""
+    import matplotlib.pyplot as plt
+    for a in legends:
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def save_plot(path, curves, title, ylabel="loss", eps=1e-3, logy=True):
+    """curves: list of (label, colour, linestyle, result dict).  Two panels:
+    loss (or any per-step series) and eps-rank steps."""
+    fig, (a1, a2) = figure(2, 1, sharex=True, figsize=(7.5, 6))
     for label, colour, ls, res in curves:
         y = res["loss"]
         (a1.semilogy if logy else a1.plot)(np.arange(y.size), y, color=colour, ls=ls,
@@ -142,12 +159,7 @@ def save_plot(path, curves, title, ylabel="loss", eps=1e-3, logy=True):
             r = rankcore.eps_rank(res["spectra"], eps, kind="spectrum")
             a2.step(res["rank_steps"], r, where="post", color=colour, ls=ls, label=label)
     a1.set_ylabel(ylabel)
-    a1.legend(fontsize=7)
     a1.set_title(title, fontsize=10)
     a2.set_ylabel(f"eps-rank last hidden (eps={eps:g})")
     a2.set_xlabel("iteration")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"plot: {path}")
+    print(f"plot: {save_figure(fig, path, legends=(a1,))}")

@@ -47,6 +47,8 @@ from rankcore import quadrature as quad  # noqa: E402
 import bridge  # noqa: E402
 from bridge.nets import MLP  # noqa: E402
 
+import _sfli_common as C  # noqa: E402
+
 DIFF = 1e-4
 REACT = 5.0
 T_END = 1.0
@@ -346,11 +348,7 @@ def main(argv=None):
           f"{err_x:.1e}, both max-norm at t = 1)")
 
     # ---- plot
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    os.makedirs(args.out, exist_ok=True)
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, ax = C.figure(1, 3, figsize=(15, 4.2))
     colors = {"default": "tab:blue", "sfli": "tab:red"}
     for (init, seed), h in runs.items():
         ls = "-" if seed == args.seeds[0] else "--"
@@ -360,14 +358,11 @@ def main(argv=None):
     ax[0].set(xlabel="iteration", ylabel="loss", title="Allen-Cahn PINN loss")
     ax[1].set(xlabel="iteration", ylabel=f"eps-rank (eps={eps:g})",
               title="last hidden layer eps-rank")
-    ax[0].legend(fontsize=7)
-    ax[1].legend(fontsize=7)
     im = ax[2].pcolormesh(t_grid, x, U.T, shading="auto", cmap="RdBu_r")
     fig.colorbar(im, ax=ax[2])
     ax[2].set(xlabel="t", ylabel="x", title="ETDRK4 reference u(t, x)")
-    fig.tight_layout()
-    path = os.path.join(args.out, "repro_ex22_allen_cahn.png")
-    fig.savefig(path, dpi=110)
+    path = C.save_figure(fig, os.path.join(args.out, "repro_ex22_allen_cahn.png"),
+                         legends=ax[:2])
     print(f"plot written to {path}")
 
 

@@ -45,6 +45,8 @@ import rankcore  # noqa: E402
 
 import bridge  # noqa: E402
 
+import _sfli_common as C  # noqa: E402
+
 WIDTHS = (100, 70, 40)
 
 
@@ -215,11 +217,7 @@ def main(argv=None):
                   + f"  {('-' if a90 is None else str(a90)):>8s}  {h['loss'][-1]:10.4f}"
                   f"  {h['acc'][-1]:9.3f}  {h['tacc'][-1]:8.3f}  {r:10d}  {h['wall']:6.1f}")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    os.makedirs(args.out, exist_ok=True)
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, ax = C.figure(1, 3, figsize=(15, 4.2))
     colors = {"default": "tab:blue", "sfli": "tab:red"}
     for (init, seed), h in runs.items():
         ls = "-" if seed == args.seeds[0] else "--"
@@ -231,11 +229,7 @@ def main(argv=None):
     ax[0].set(xlabel="epoch", ylabel="cross-entropy (train)", title="digits: loss")
     ax[1].set(xlabel="epoch", ylabel=f"eps-rank (eps={eps:g})", title="last hidden layer")
     ax[2].set(xlabel="epoch", ylabel="test accuracy", title="digits: test accuracy")
-    for a in ax:
-        a.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(args.out, "repro_ex23_digits.png")
-    fig.savefig(path, dpi=110)
+    path = C.save_figure(fig, os.path.join(args.out, "repro_ex23_digits.png"), legends=ax)
     print(f"plot written to {path}")
     return 0
 

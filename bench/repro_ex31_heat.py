@@ -49,6 +49,8 @@ from rankcore import quadrature as quad  # noqa: E402
 
 from bridge.nets import MLP  # noqa: E402
 
+import _sfli_common as C  # noqa: E402
+
 BOX = [(0.0, 1.0), (0.0, 1.0)]  # (t, x)
 
 
@@ -204,11 +206,7 @@ def main(argv=None):
             print(f"{seed:4d}  {setting:8s}  {h['loss'][-1]:10.2e}  {h['test'][-1]:10.2e}  "
                   f"{h['err'][-1]:8.2e}  {ranks[-1]:8d}  {ranks.max():12d}  {h['wall']:6.1f}")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    os.makedirs(args.out, exist_ok=True)
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, ax = C.figure(1, 3, figsize=(15, 4.2))
     colors = {"very-few": "tab:red", "few": "tab:orange", "enough": "tab:green"}
     for (setting, seed), h in runs.items():
         ls = "-" if seed == args.seeds[0] else "--"
@@ -222,11 +220,7 @@ def main(argv=None):
     ax[0].set(xlabel="iteration", ylabel="loss", title="heat PINN loss (train, test faint)")
     ax[1].set(xlabel="iteration", ylabel=f"eps-rank (eps={eps:g})", title="last hidden layer")
     ax[2].set(xlabel="iteration", ylabel="relative L2 error", title="error vs exact")
-    for a in ax:
-        a.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(args.out, "repro_ex31_heat.png")
-    fig.savefig(path, dpi=110)
+    path = C.save_figure(fig, os.path.join(args.out, "repro_ex31_heat.png"), legends=ax)
     print(f"plot written to {path}")
 
 

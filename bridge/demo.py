@@ -165,7 +165,7 @@ def main(argv=None):
             ranks[k] = run.eps_rank(list(EPS))
     show = [s for s in (0, 100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, steps)
             if s <= steps]
-    head = "".join(f"  default  SFLI" for _ in EPS)
+    head = "  default  SFLI" * len(EPS)
     print(f"{'':6s}" + "".join(f"  {'eps=%g' % e:>13s}" for e in EPS))
     print(f"{'step':>6s}{head}")
     for s in show:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import rankcore
-from rankcore._validate import check_positive_int, describe
+from rankcore._validate import as_int, check_positive_int, describe
 from rankcore.snapshots import SnapshotWriter, _as_real, _attr_value, _check_name
 
 __all__ = ["SnapshotRecorder", "record_checkpoints", "default_layer"]
@@ -354,8 +354,7 @@ class SnapshotRecorder:
         bool
             Whether a snapshot was written.
         """
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
-            raise TypeError(f"step must be an int, got {describe(step)}")
+        step = as_int(step, "step")
         if not self.active or step % self.every:
             return False
         if self._writer is False:

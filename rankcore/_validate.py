@@ -22,6 +22,8 @@ __all__ = [
     "first_nonfinite",
     "describe",
     "check_bool",
+    "as_int",
+    "check_weights",
 ]
 
 
@@ -124,14 +126,30 @@ def check_positive_scalar(x, name: str, *, allow_zero=False) -> float:
     return v
 
 
+def as_int(x, name: str, *, expected: str = "an int") -> int:
+    """``x`` as a Python int: Python or NumPy integers only, bools refused."""
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {expected}, got {describe(x)}")
+    try:
+        return operator.index(x)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected}, got {describe(x)}") from None
+
+
+def check_weights(weights, name: str, n: int, *, per: str = "point") -> np.ndarray:
+    """Positive float64 weights, one per ``per`` (``n`` of them)."""
+    w = as_array(weights, name, ndim=1)
+    if w.shape[0] != n:
+        raise ValueError(f"{name} must have one entry per {per} ({n}), got {describe(w)}")
+    if w.min() <= 0:  # min allocates nothing; the mask only on failure
+        k = int(np.argmax(w <= 0))
+        raise ValueError(f"{name} must be > 0, but {name}[{k}] = {w[k].item()!r}")
+    return w
+
+
 def check_positive_int(x, name: str, *, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (bools are refused)."""
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {describe(x)}")
-    try:
-        v = operator.index(x)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {describe(x)}") from None
+    v = as_int(x, name, expected="an integer")
     if v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
     return v

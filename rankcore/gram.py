@@ -17,7 +17,8 @@ import numpy as np
 from scipy.linalg.blas import dsyrk
 
 from ._gram_kernels import scale_rows_sqrt, symmetric_from_upper
-from ._validate import as_array, check_positive_int, describe, first_nonfinite
+from ._validate import (as_array, check_positive_int, check_weights, describe,
+                        first_nonfinite)
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
@@ -136,15 +137,7 @@ def _check_features(features, name):
 
 
 def _check_weights(weights, name, n_rows):
-    w = as_array(weights, name, ndim=1)
-    if w.shape[0] != n_rows:
-        raise ValueError(
-            f"{name} must have one entry per row of the features ({n_rows}), "
-            f"got {describe(w)}")
-    if w.min() <= 0:  # min allocates nothing; the mask only on failure
-        k = int(np.argmax(w <= 0))
-        raise ValueError(f"{name} must be > 0, but {name}[{k}] = {w[k].item()!r}")
-    return w
+    return check_weights(weights, name, n_rows, per="row of the features")
 
 
 def _raise_nonfinite(chunk, name, row_offset):

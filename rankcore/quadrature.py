@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._validate import (as_array, check_box, check_int_per_dim,
-                        check_positive_int, describe)
+                        check_positive_int, check_weights, describe)
 
 __all__ = [
     "Quadrature",
@@ -63,18 +63,11 @@ class Quadrature:
         pts = as_array(self.points, "points", ndim=(1, 2))
         if pts.ndim == 1:
             pts = pts[:, None]
-        w = as_array(self.weights, "weights", ndim=1)
         if pts.shape[1] != box.shape[0]:
             raise ValueError(
                 f"points must have one column per box dimension ({box.shape[0]}), "
                 f"got {describe(pts)}")
-        if w.shape[0] != pts.shape[0]:
-            raise ValueError(
-                f"weights must have one entry per point ({pts.shape[0]}), "
-                f"got {describe(w)}")
-        if np.any(w <= 0):
-            k = int(np.argmax(w <= 0))
-            raise ValueError(f"weights must be > 0, but weights[{k}] = {w[k].item()!r}")
+        w = check_weights(self.weights, "weights", pts.shape[0])
         # Rounding in the affine maps may push a node a few ulps outside.
         tol = 1e-12 * (box[:, 1] - box[:, 0])
         outside = np.any((pts < box[:, 0] - tol) | (pts > box[:, 1] + tol), axis=1)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.linalg import qr, svdvals
 
 from ._validate import as_array, check_bool, check_positive_scalar, describe
-from .gram import _check_features, _check_weights, default_chunk_rows
+from .gram import _check_weights, default_chunk_rows
 
 __all__ = [
     "NegativeEigenvalueWarning",

@@ -25,7 +25,8 @@ import numpy as np
 from . import _rfm_kernels as _k
 from . import lstsq as _ls
 from ._validate import (as_array, check_box, check_int_per_dim,
-                        check_positive_int, check_positive_scalar, describe)
+                        check_positive_int, check_positive_scalar, check_weights,
+                        describe)
 
 __all__ = ["RFM", "ELM", "IllConditionedWarning"]
 
@@ -429,15 +430,7 @@ class RFM:
             raise TypeError("quadrature must be a rankcore.Quadrature (points, "
                             f"weights), got {describe(quadrature)}")
         X = self._check_points(pts, "quadrature.points")
-        w = as_array(w, "quadrature.weights", ndim=1)
-        if w.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"quadrature.weights must have one entry per point ({X.shape[0]}), "
-                f"got {describe(w)}")
-        if np.any(w <= 0):
-            i = int(np.argmax(w <= 0))
-            raise ValueError(
-                f"quadrature.weights must be > 0, but quadrature.weights[{i}] = {float(w[i])!r}")
+        w = check_weights(w, "quadrature.weights", X.shape[0])
         y = _callable_values(f, X, "f")
         t0 = time.perf_counter()
         eqs = [self._block(X, 0, y, scaling="block", row_weight=np.sqrt(w))]
@@ -591,7 +584,7 @@ class RFM:
         vals = np.concatenate(V)
         rhs = np.concatenate(b)
         n_rows = offset
-        nb, J = self.n_subdomains_, self._J
+        nb = self.n_subdomains_
         t1 = time.perf_counter()
         solver = "banded" if self.solver == "auto" else self.solver
         if solver == "banded":

@@ -25,14 +25,13 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import numbers
-import operator
 import os
 import time
 import warnings
 
 import numpy as np
 
-from ._validate import as_array, describe
+from ._validate import as_array, as_int, describe
 
 __all__ = [
     "open_run",
@@ -323,9 +322,7 @@ class SnapshotWriter:
         """
         if self._f is None:
             raise ValueError("the snapshot writer is closed")
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"step must be an int, got {describe(step)}")
-        step = int(step)
+        step = as_int(step, "step")
         loss = math.nan if loss is None else _as_real(loss, "loss")
         wt = time.time() - self._start if wall_time is None else _as_real(wall_time, "wall_time")
         for arg, val in (("grams", grams), ("spectra", spectra),
@@ -656,12 +653,7 @@ class Run:
 
     def _row(self, key, index):
         T = self._count
-        if isinstance(index, (bool, np.bool_)):
-            raise TypeError(f"index must be an int, got {describe(index)}")
-        try:
-            i = operator.index(index)
-        except TypeError:
-            raise TypeError(f"index must be an int, got {describe(index)}") from None
+        i = as_int(index, "index")
         if not -T <= i < T:
             raise IndexError(f"index must be in [-{T}, {T}), got {index}")
         ds = self._check_open()[key]

@@ -15,7 +15,6 @@ boxes = st.integers(1, 3).flatmap(lambda d: st.lists(
 
 @given(box=boxes, order=st.integers(1, 8), data=st.data())
 def test_gauss_legendre_exact_for_polynomials(box, order, data):
-    d = len(box)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     q = gauss_legendre(box, order)
     # A product of one random polynomial of degree <= 2*order-1 per coordinate.

@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-import bridge
 import rankcore
 from bridge import sfli_
 from bridge.nets import MLP, ModifiedMLP, PirateNet
