@@ -16,7 +16,10 @@ import numpy as np
 __all__ = [
     "as_array",
     "check_box",
+    "check_int",
     "check_positive_int",
+    "check_choice",
+    "check_random_state",
     "check_positive_scalar",
     "check_int_per_dim",
     "first_nonfinite",
@@ -147,12 +150,88 @@ def check_weights(weights, name: str, n: int, *, per: str = "point") -> np.ndarr
     return w
 
 
-def check_positive_int(x, name: str, *, minimum: int = 1) -> int:
-    """An integer >= ``minimum`` (bools are refused)."""
+def check_int(x, name: str, *, minimum=None, maximum=None) -> int:
+    """An integer within ``[minimum, maximum]`` (either bound optional).
+
+    Python and NumPy integers are accepted; bools, floats (even integral
+    ones such as ``3.0``) and strings are refused with a ``TypeError``.
+
+    Examples
+    --------
+    >>> check_int(3, "order", minimum=1)
+    3
+    >>> check_int(0, "order", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: order must be an integer >= 1, got 0
+    """
     v = as_int(x, name, expected="an integer")
-    if v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
+    if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        if minimum is not None and maximum is not None:
+            want = f"in [{minimum}, {maximum}]"
+        elif minimum is not None:
+            want = f">= {minimum}"
+        else:
+            want = f"<= {maximum}"
+        raise ValueError(f"{name} must be an integer {want}, got {v}")
     return v
+
+
+def check_positive_int(x, name: str, *, minimum: int = 1) -> int:
+    """``check_int(x, name, minimum=minimum)``: an integer >= 1 by default."""
+    return check_int(x, name, minimum=minimum)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices`` (compared with ``==``).
+
+    Unhashable values and values of the wrong type are refused with the same
+    message, which lists the choices.
+
+    Examples
+    --------
+    >>> check_choice("qr", "solver", ("qr", "lsmr"))
+    'qr'
+    >>> check_choice("svd", "solver", ("qr", "lsmr"))
+    Traceback (most recent call last):
+    ...
+    ValueError: solver must be one of ['qr', 'lsmr'], got 'svd' (str)
+    """
+    choices = tuple(choices)
+    for c in choices:
+        if type(value) is type(c) and value == c:
+            return value
+    raise ValueError(f"{name} must be one of {list(choices)}, got {describe(value)}")
+
+
+def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None, an int >= 0 or a Generator.
+
+    None gives a fresh, OS-seeded generator; an int seeds
+    ``numpy.random.default_rng`` (same int, same stream); a Generator is
+    returned as it is (and is advanced by the caller's draws).  Bools,
+    floats, negative ints and legacy ``RandomState`` objects are refused.
+
+    Examples
+    --------
+    >>> g = check_random_state(0)
+    >>> float(g.random()) == float(check_random_state(0).random())
+    True
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(
+            random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(
+                f"{name} must be None, an int >= 0 or a numpy.random.Generator, "
+                f"got {random_state!r}")
+        return np.random.default_rng(int(random_state))
+    raise TypeError(
+        f"{name} must be None, an int >= 0 or a numpy.random.Generator, "
+        f"got {describe(random_state)}")
 
 
 def check_int_per_dim(x, name: str, dim: int, *, minimum: int = 1) -> tuple:

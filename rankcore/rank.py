@@ -184,24 +184,27 @@ def _check_eps(eps):
     return e, False
 
 
-def eps_rank(x, eps, relative=False, kind="auto"):
+def eps_rank(x, eps, relative=False, kind="spectrum"):
     """Number of eigenvalues above ``eps`` (the epsilon-rank).
 
     Parameters
     ----------
     x : array_like
-        A Gram matrix (n, n), a spectrum (n,), a stack of spectra (T, n) or a
-        stack of Gram matrices (T, n, n).
+        With ``kind="spectrum"`` (the default): eigenvalues, a spectrum (n,)
+        or a stack of spectra (T, n), in any order (as returned by
+        ``spectrum``, ``spectrum_from_features`` or ``Run.spectra``).  An
+        empty stack (0, n) gives an empty result.  With ``kind="gram"``: a
+        Gram matrix (n, n) or a stack of them (T, n, n), whose spectra are
+        computed with ``spectrum`` first.
     eps : float or 1-D array_like
         Threshold(s), each finite and > 0.  An array adds a trailing axis.
     relative : bool, default False
-        Count ``lambda > eps * lambda_max`` instead of the paper's absolute
+        Count ``lambda > eps * lambda_max`` instead of the absolute
         ``lambda > eps``.
-    kind : {"auto", "gram", "spectrum"}
-        How to read ``x``.  "auto" treats 1-D input as a spectrum, 3-D input
-        as a stack of Gram matrices, and 2-D input as a Gram matrix when it
-        is square, a stack of spectra otherwise; pass "spectrum" for a square
-        stack of spectra (T == n).
+    kind : {"spectrum", "gram"}, default "spectrum"
+        What ``x`` holds.  The shape never decides it: a square stack of
+        spectra (T == n) and a Gram matrix look alike, so a Gram matrix must
+        be named as such.
 
     Returns
     -------
@@ -211,8 +214,16 @@ def eps_rank(x, eps, relative=False, kind="auto"):
     Raises
     ------
     ValueError
-        On eps <= 0 or non-finite, non-finite x, or a shape that does not fit
-        ``kind``.
+        On eps <= 0 or non-finite, non-finite x, a shape that does not fit
+        ``kind``, or, for ``kind="spectrum"``, eigenvalues below
+        ``-ROUNDING_FACTOR * n * 2**-52 * lambda_max`` (no spectrum of a Gram
+        matrix has those: a Gram matrix passed without ``kind="gram"`` is
+        the usual cause).
+
+    See Also
+    --------
+    spectrum : eigenvalues of a Gram matrix.
+    spectrum_from_features : eigenvalues accurate far below 1e-12 * lambda_max.
 
     Examples
     --------
@@ -223,28 +234,42 @@ def eps_rank(x, eps, relative=False, kind="auto"):
     2
     >>> rankcore.eps_rank(lam, [1e-1, 1e-4, 1e-8]).tolist()
     [1, 2, 3]
-    >>> rankcore.eps_rank(np.diag(lam), 1e-6)  # a Gram matrix
+    >>> rankcore.eps_rank(np.diag(lam), 1e-6, kind="gram")  # a Gram matrix
     2
+    >>> rankcore.eps_rank(np.tile(lam, (4, 1)), 1e-6).tolist()  # 4 spectra
+    [2, 2, 2, 2]
     """
     e, scalar = _check_eps(eps)
-    if kind not in ("auto", "gram", "spectrum"):
-        raise ValueError(f"kind must be 'auto', 'gram' or 'spectrum', got {kind!r}")
-    arr = as_array(x, "x", ndim=(1, 2, 3))
-    if kind == "auto":
-        is_gram = arr.ndim == 3 or (arr.ndim == 2 and arr.shape[0] == arr.shape[1])
-    else:
-        is_gram = kind == "gram"
-    if is_gram:
-        if arr.ndim == 1:
-            raise ValueError(f"x must be (n, n) or (T, n, n) for kind='gram', got {describe(arr)}")
+    if not isinstance(kind, str) or kind not in ("gram", "spectrum"):
+        raise ValueError(
+            f"kind must be 'spectrum' or 'gram', got {describe(kind)}"
+            + (" (the shape of x no longer decides: pass kind='gram' for Gram "
+               "matrices)" if kind == "auto" else ""))
+    if kind == "gram":
+        arr = as_array(x, "x", ndim=(2, 3))
         lam = spectrum(arr)
     else:
-        if arr.ndim == 3:
-            raise ValueError(
-                f"x must be (n,) or (T, n) for kind='spectrum', got {describe(arr)}")
+        arr = as_array(x, "x", ndim=(1, 2), allow_empty=True)
+        if arr.shape[-1] == 0:
+            raise ValueError(f"x must hold at least one eigenvalue per spectrum, got {describe(arr)}")
         lam = arr
+        if lam.size:
+            lmax = np.maximum(np.max(lam, axis=-1), 0.0)
+            floor = -ROUNDING_FACTOR * lam.shape[-1] * np.finfo(np.float64).eps * lmax
+            bad = np.min(lam, axis=-1) < floor
+            if np.any(bad):
+                k = int(np.argmax(np.ravel(bad)))
+                where = "" if lam.ndim == 1 else f" (spectrum {k} of the stack)"
+                raise ValueError(
+                    f"x must hold eigenvalues of a Gram matrix (>= 0 up to rounding), but "
+                    f"it has {float(np.min(lam.reshape(-1, lam.shape[-1])[k])):.3g}{where}; "
+                    "for a Gram matrix pass kind='gram' or use spectrum(M) first")
+    check_bool(relative, "relative")
+    if lam.size == 0:
+        shape = lam.shape[:-1] + (() if scalar else (e.size,))
+        return np.zeros(shape, dtype=np.int64)
     thr = np.atleast_1d(e).astype(np.float64)
-    if check_bool(relative, "relative"):
+    if relative:
         lmax = np.maximum(np.max(lam, axis=-1, keepdims=True), 0.0)
         thr_b = lmax[..., None] * thr  # (..., 1, E)
     else:

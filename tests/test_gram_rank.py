@@ -143,11 +143,11 @@ def test_eps_rank_invariant_under_permutation_and_orthogonal_mixing(seed):
     n = phi.shape[1]
     m = gram(phi, w)
     eps = _eps_between(spectrum(m), rng)
-    r = eps_rank(m, eps)
+    r = eps_rank(m, eps, kind="gram")
     perm = rng.permutation(n)
-    assert eps_rank(gram(phi[:, perm], w), eps) == r
+    assert eps_rank(gram(phi[:, perm], w), eps, kind="gram") == r
     qmat, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    assert eps_rank(gram(phi @ qmat, w), eps) == r
+    assert eps_rank(gram(phi @ qmat, w), eps, kind="gram") == r
 
 
 @given(seed=seeds, data=st.data())
@@ -162,7 +162,7 @@ def test_duplicating_a_function_raises_eps_rank_by_at_most_one(seed, data):
     m, m2 = gram(phi, w), gram(np.column_stack([phi, phi[:, j]]), w)
     lam = spectrum(m)
     eps = _eps_between(np.concatenate([lam, lam / 2]), rng)
-    r, r2 = eps_rank(m, eps), eps_rank(m2, eps)
+    r, r2 = eps_rank(m, eps, kind="gram"), eps_rank(m2, eps, kind="gram")
     assert r <= r2 <= min(r + 1, eps_rank(lam, eps / 2))
 
 
@@ -170,10 +170,11 @@ def test_duplicating_can_raise_eps_rank_counterexample():
     # The claim "duplicating a function never raises the eps-rank" is false:
     # ||phi||^2 = 0.6 eps gives rank 0, the pair (phi, phi) has eigenvalue 1.2 eps.
     eps = 1.0
-    assert eps_rank(np.array([[0.6]]), eps) == 0
-    assert eps_rank(np.full((2, 2), 0.6), eps) == 1
+    assert eps_rank(np.array([[0.6]]), eps, kind="gram") == 0
+    assert eps_rank(np.full((2, 2), 0.6), eps, kind="gram") == 1
     # but the exact rank (eps below every nonzero eigenvalue) is unchanged
-    assert eps_rank(np.full((2, 2), 0.6), 1e-9) == eps_rank(np.array([[0.6]]), 1e-9) == 1
+    assert (eps_rank(np.full((2, 2), 0.6), 1e-9, kind="gram")
+            == eps_rank(np.array([[0.6]]), 1e-9, kind="gram") == 1)
 
 
 def test_eps_rank_shapes_and_kinds():
@@ -182,9 +183,11 @@ def test_eps_rank_shapes_and_kinds():
     assert eps_rank(lam, [1e-4, 1.5]).tolist() == [[2, 1], [2, 1]]
     assert eps_rank(lam, 1e-2, relative=True).tolist() == [2, 1]
     sq = np.array([[1.0, 1e-5], [1.0, 1.0]])  # square stack of spectra
-    assert eps_rank(sq, 1e-4, kind="spectrum").tolist() == [1, 2]
+    assert eps_rank(sq, 1e-4).tolist() == [1, 2]
     grams = np.stack([np.diag([1.0, 1e-5]), np.eye(2)])
-    assert eps_rank(grams, 1e-4).tolist() == [1, 2]
+    assert eps_rank(grams, 1e-4, kind="gram").tolist() == [1, 2]
+    assert eps_rank(np.zeros((0, 3)), 1e-3).shape == (0,)
+    assert eps_rank(np.zeros((0, 3)), [1e-3, 1e-6]).shape == (0, 2)
     assert eps_rank(np.zeros(3), 1e-3, relative=True) == 0
     assert isinstance(eps_rank(np.array([1.0]), 0.5), int)
     assert rankcore.is_eps_independent(np.eye(3), 0.5)
@@ -220,7 +223,11 @@ def test_spectrum_stack_clips_and_warns():
     (lambda: eps_rank(np.eye(2), np.nan), ValueError, "eps must be a finite number > 0"),
     (lambda: eps_rank(np.eye(2), [1e-3, -1]), ValueError, r"eps\[1\] = -1.0"),
     (lambda: eps_rank(np.eye(2), "x"), TypeError, "eps must be"),
-    (lambda: eps_rank(np.ones((2, 2, 2, 2)), 1e-3), ValueError, "x must be 1-D or 2-D or 3-D"),
+    (lambda: eps_rank(np.ones((2, 2, 2)), 1e-3), ValueError, "x must be 1-D or 2-D"),
+    (lambda: eps_rank(np.ones((2, 2, 2, 2)), 1e-3, kind="gram"), ValueError, "x must be 2-D or 3-D"),
+    (lambda: eps_rank(np.array([[1.0, -0.5], [-0.5, 1.0]]), 1e-3), ValueError, "pass kind='gram'"),
+    (lambda: eps_rank(np.eye(2), 1e-3, kind="auto"), ValueError, "no longer decides"),
+    (lambda: eps_rank(np.zeros((3, 0)), 1e-3), ValueError, "at least one eigenvalue"),
     (lambda: eps_rank(np.ones((2, 3)), 1e-3, kind="gram"), ValueError, "square"),
     (lambda: eps_rank(np.ones(3), 1e-3, kind="bogus"), ValueError, "kind must be"),
     (lambda: eps_rank(np.ones(3), 1e-3, relative="no"), TypeError,
@@ -316,3 +323,14 @@ def test_symmetric_from_upper_kernel_uses_upper_triangle_only(n):
     out = np.empty((n, n))
     symmetric_from_upper(c, out)
     assert np.array_equal(out, np.triu(a) + np.triu(a, 1).T)
+
+
+def test_square_stack_of_spectra_is_never_read_as_a_gram_matrix():
+    # A run with as many snapshots as features gives a square (T, n) stack;
+    # this used to be taken for a Gram matrix ("gram must be symmetric").
+    rng = np.random.default_rng(3)
+    spectra = -np.sort(-rng.random((5, 5)), axis=1)
+    spectra[:, -2:] = 1e-9
+    r = eps_rank(spectra, 1e-6)
+    assert r.tolist() == [3] * 5
+    np.testing.assert_array_equal(eps_rank(spectra, [1e-6, 2.0]), np.stack([r, [0] * 5], 1))
