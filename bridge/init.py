@@ -6,7 +6,7 @@ One line before training::
 
 re-initialises the first linear layer so that its neurons are
 epsilon-linearly independent on the domain from step 0 (parameters from
-``rankcore.init``; see docs/sfli.md for the schemes and measured defaults).
+``rankcore.sfli``; see docs/sfli.md for the schemes and measured defaults).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rankcore import init as _rinit
+from rankcore import activations as _act
+from rankcore import sfli as _rinit
 from rankcore._validate import check_box, describe
 
 from .nets import activation_name
@@ -92,7 +93,7 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
         first follows this rule and the others get independent UDI draws.
     shape : float, optional
         Shape factor (grid ``s``; UDI ``gamma``); default measured per
-        activation (``rankcore.init.DEFAULT_SHAPE``).  Under
+        activation (``rankcore.sfli.DEFAULT_SHAPE``).  Under
         ``scheme="auto"`` it applies to the first SFLI layer only; the
         modified MLP's U and V then keep the default UDI ``gamma``.
     generator : torch.Generator, optional
@@ -159,7 +160,7 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
             activation = _infer_activation(model, parent, index, first_name)
 
     # Validate everything before touching any parameter.
-    act = _rinit._check_activation(activation)
+    act = _act.canonical_name(activation)
     for name, layer in targets:
         if not isinstance(layer, nn.Linear):
             raise ValueError(f"SFLI target {name!r} is {type(layer).__name__}, not nn.Linear")

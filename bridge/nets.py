@@ -28,6 +28,8 @@ import math
 import torch
 from torch import nn
 
+from rankcore import activations as _act
+
 __all__ = ["Sin", "Cos", "make_activation", "activation_name", "MLP",
            "ModifiedMLP", "PirateNet", "FourierEmbedding"]
 
@@ -46,6 +48,9 @@ class Cos(nn.Module):
         return torch.cos(x)
 
 
+# Torch module per canonical name of rankcore.activations (the one table);
+# importing checks that the two agree, so a new activation there fails loudly
+# here until it gets a module.
 _MODULES = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
@@ -56,30 +61,33 @@ _MODULES = {
     "sin": Sin,
     "cos": Cos,
 }
+if set(_MODULES) != set(_act.ACTIVATIONS):  # pragma: no cover - import-time check
+    raise ImportError(
+        f"bridge.nets has torch modules for {sorted(_MODULES)} but "
+        f"rankcore.activations lists {sorted(_act.ACTIVATIONS)}")
 
 
 def make_activation(name) -> nn.Module:
-    """A fresh activation module for a name in ``rankcore.init.SFLI_ACTIVATIONS``.
+    """A fresh activation module for a name of ``rankcore.activations``.
+
+    Aliases (swish, logistic, sine, cosine) and any letter case are accepted.
 
     Raises
     ------
-    ValueError
-        For an unknown name.
+    TypeError, ValueError
+        For a non-string or unknown name.
 
     Examples
     --------
     >>> from bridge.nets import make_activation
-    >>> make_activation("tanh")
-    Tanh()
+    >>> make_activation("tanh"), make_activation("Swish")
+    (Tanh(), SiLU())
     """
-    if not isinstance(name, str) or name.lower() not in _MODULES:
-        raise ValueError(
-            f"activation must be one of {sorted(_MODULES)}, got {name!r}")
-    return _MODULES[name.lower()]()
+    return _MODULES[_act.canonical_name(name)]()
 
 
 def activation_name(module):
-    """The SFLI name of an activation module, or None if it has none.
+    """The canonical name of an activation module, or None if it has none.
 
     ``nn.ELU`` counts only with ``alpha == 1`` (the measured scheme);
     both GELU forms count as "gelu".
@@ -117,7 +125,7 @@ class MLP(nn.Module):
     depth : int
         Number of hidden layers (>= 1).
     activation : str, default "tanh"
-        A name from ``rankcore.init.SFLI_ACTIVATIONS``.
+        A name (or alias) from ``rankcore.activations``.
 
     Attributes
     ----------
@@ -143,7 +151,7 @@ class MLP(nn.Module):
         super().__init__()
         _check_dims(in_features=in_features, out_features=out_features,
                     width=width, depth=depth)
-        self.activation = activation.lower() if isinstance(activation, str) else activation
+        self.activation = _act.canonical_name(activation)
         layers = []
         fan_in = in_features
         for _ in range(depth):
@@ -198,7 +206,7 @@ class ModifiedMLP(nn.Module):
         super().__init__()
         _check_dims(in_features=in_features, out_features=out_features,
                     width=width, depth=depth)
-        self.activation = activation.lower() if isinstance(activation, str) else activation
+        self.activation = _act.canonical_name(activation)
         self.input_layer = nn.Linear(in_features, width)
         self.encoder_u = nn.Linear(in_features, width)
         self.encoder_v = nn.Linear(in_features, width)
@@ -282,7 +290,7 @@ class PirateNet(nn.Module):
                     width=width, n_blocks=n_blocks)
         if embedding not in ("dense", "fourier"):
             raise ValueError(f"embedding must be 'dense' or 'fourier', got {embedding!r}")
-        self.activation = activation.lower() if isinstance(activation, str) else activation
+        self.activation = _act.canonical_name(activation)
         self.embedding_kind = embedding
         if embedding == "dense":
             self.embedding = nn.Sequential(nn.Linear(in_features, width),

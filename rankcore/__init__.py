@@ -8,9 +8,9 @@ generators, ELM/RFM least-squares solvers and the HDF5 snapshot reader.
 
 __version__ = "0.1.0"
 
-from . import init, quadrature
+from . import activations, init, quadrature, sfli
 from .gram import gram
-from .init import first_layer_features, grid_init, sfli_init, udi_init
+from .sfli import first_layer_features, grid_init, sfli_init, udi_init
 from .quadrature import Quadrature
 from .rank import (NegativeEigenvalueWarning, eps_rank, is_eps_independent,
                    spectrum, spectrum_from_features)
@@ -22,8 +22,9 @@ from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
                      subset_approximation)
 
 # Submodules not listed (lstsq, cli, the _kernels) are importable by name;
-# rankcore.init keeps its helpers (default_shape, SFLI_ACTIVATIONS, ...)
-# out of the top level.
+# rankcore.sfli (alias rankcore.init) keeps its helpers (default_shape,
+# SFLI_ACTIVATIONS, ...) out of the top level; rankcore.activations is the
+# activation table of the whole project.
 __all__ = [
     "__version__",
     # quadrature, Gram, spectra (SPEC sections 1-2)
@@ -35,7 +36,7 @@ __all__ = [
     "loss_lower_bound", "loss_lower_bound_from_features", "LossLowerBound",
     "residual_lower_bound",
     # SFLI parameter generators
-    "init", "sfli_init", "grid_init", "udi_init", "first_layer_features",
+    "activations", "sfli", "init", "sfli_init", "grid_init", "udi_init", "first_layer_features",
     # random-feature least squares
     "RFM", "ELM", "IllConditionedWarning",
     # HDF5 snapshots

@@ -1,14 +1,14 @@
-"""rankcore.init: SFLI parameter generators (NumPy side, no torch)."""
+"""rankcore.sfli (alias rankcore.init): SFLI parameter generators (NumPy side, no torch)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import rankcore
-from rankcore import init as sfli
+from rankcore import sfli
 
 ACTS = sfli.SFLI_ACTIVATIONS
-# Documented guarantee (rankcore.init docstring, docs/sfli.md): with the
+# Documented guarantee (rankcore.sfli docstring, docs/sfli.md): with the
 # default shapes the 1-D grid first layer of n = 50 neurons on [-1, 1] has
 # lambda_min > EPS on the default quadrature, for every activation.
 EPS = 1e-4
@@ -19,13 +19,31 @@ def _gram(W, b, act, q):
 
 
 def test_exports():
-    assert rankcore.init is sfli
+    assert rankcore.sfli is sfli
     for name in ("grid_init", "udi_init", "sfli_init", "first_layer_features"):
         assert getattr(rankcore, name) is getattr(sfli, name)
         assert name in rankcore.__all__
-    # the helpers stay in rankcore.init, out of the top level
+    # the helpers stay in rankcore.sfli, out of the top level
     for name in ("default_shape", "default_quadrature", "SFLI_ACTIVATIONS"):
         assert hasattr(sfli, name) and not hasattr(rankcore, name)
+
+
+def test_init_is_an_alias_of_sfli():
+    import rankcore.init as old
+    assert rankcore.init is old
+    assert set(old.__all__) == set(sfli.__all__)
+    for name in sfli.__all__:
+        assert getattr(old, name) is getattr(sfli, name)
+    W0, b0 = old.sfli_init(9, [(0, 1), (-1, 2)], "gelu", random_state=3)
+    W1, b1 = sfli.sfli_init(9, [(0, 1), (-1, 2)], "gelu", random_state=3)
+    assert np.array_equal(W0, W1) and np.array_equal(b0, b1)
+
+
+def test_sfli_activations_are_the_table():
+    assert sfli.SFLI_ACTIVATIONS == rankcore.activations.names()
+    for act in ACTS:
+        assert set(sfli.DEFAULT_SHAPE["grid"]) == set(ACTS) == set(sfli.DEFAULT_SHAPE["udi"])
+        assert sfli.activation_function(act) is rankcore.activations.get(act).f
 
 
 def test_no_torch_in_module_source():
@@ -96,7 +114,7 @@ def test_xavier_tanh_is_not_eps_independent():
         b = np.zeros(50)
         M = _gram(W, b, "tanh", q)
         assert rankcore.spectrum(M)[-1] < EPS
-        assert rankcore.eps_rank(M, 1e-3) <= 2
+        assert rankcore.eps_rank(M, 1e-3, kind="gram") <= 2
 
 
 def test_udi_directions_offsets_and_formula():
@@ -163,10 +181,10 @@ def test_udi_2d_rank_beats_xavier(act):
     box = [(-1.0, 1.0), (-1.0, 1.0)]
     q = sfli.default_quadrature(box)
     W, b = sfli.udi_init(50, box, act, random_state=0)
-    r_sfli = rankcore.eps_rank(_gram(W, b, act, q), EPS)
+    r_sfli = rankcore.eps_rank(_gram(W, b, act, q), EPS, kind="gram")
     rng = np.random.default_rng(0)
     Wx = rng.standard_normal((50, 2)) * np.sqrt(2.0 / 52)
-    r_x = rankcore.eps_rank(_gram(Wx, np.zeros(50), act, q), EPS)
+    r_x = rankcore.eps_rank(_gram(Wx, np.zeros(50), act, q), EPS, kind="gram")
     # documented default rule: median rank at eps = 1e-4 >= 0.95 n over seeds
     assert r_sfli >= 44 and r_x <= 12
 

@@ -1,0 +1,501 @@
+"""Structured first-layer initialisation (SFLI): NumPy parameter generators.
+
+A first hidden layer ``h_j(x) = sigma(w_j . x + b_j)``, ``j = 1..n``, on a box
+``Omega`` starts *epsilon-linearly independent* when the smallest eigenvalue of
+the Gram matrix ``M_ij = int_Omega h_i h_j`` exceeds ``eps``.  Default
+initialisations (Xavier) make almost every neuron nearly linear on ``Omega``,
+so ``rank_eps(M)`` is about 2.  The generators here place the neurons instead:
+
+``grid_init`` (1-D, deterministic; the paper's scheme)
+    Sigmoidal and ramp activations: centres ``c_j`` uniform on ``[a, b]``
+    (endpoints included), ``w_j = s (n-1)/(b-a)``, ``b_j = -w_j c_j``; every
+    neuron turns over within about one grid spacing of its own centre.  Ramp
+    activations (ReLU, ELU, GELU, SiLU) additionally *face the far end of the
+    interval*: a neuron whose centre lies in the right half gets ``w_j < 0``.
+    Otherwise ``relu(w (x - b))`` would vanish on ``[a, b]`` and the neurons
+    near ``b`` would have tiny support and norm.
+    Periodic activations (sin, cos): a grid of centres is useless
+    (``sin(w (x - c_j))`` all lie in ``span{sin wx, cos wx}``, epsilon-rank
+    2), so the neurons form a cosine ladder
+    ``h_j(x) = cos(s pi j (x - a)/(b - a))``, ``j = 0..n-1``, i.e.
+    ``w_j = s pi j/(b-a)`` and a phase that turns sin into cos; with ``s = 1``
+    they are exactly orthogonal on ``[a, b]``.
+
+``udi_init`` (any dimension, random; uniform density initialisation)
+    Directions ``a_j`` uniform on the unit sphere (normalised Gaussians),
+    offsets ``r_j`` uniform on ``(-R_j, R_j)`` and
+    ``h_j(x) = sigma(gamma (a_j . (x - x_c) + r_j))``, i.e.
+    ``w_j = gamma a_j``, ``b_j = gamma (r_j - a_j . x_c)``.  ``x_c`` is the
+    box centre and ``R`` the radius of the ball about ``x_c`` that holds the
+    box.  With ``offsets="ball"`` every ``R_j = R`` (the literal TransNet/paper
+    rule); with ``offsets="box"`` (default) ``R_j = sum_i |a_ji| h_i`` (``h_i``
+    the half-widths), the support function of the box in direction ``a_j``,
+    which is ``<= R``: every hyperplane then cuts the box.  The "ball" rule
+    leaves some hyperplanes outside the box in ``d >= 2``; those neurons are
+    (nearly) constant or linear or, for ReLU, identically zero on the box,
+    which costs epsilon-rank (measured: ``bench/sfli_shapes.py``).
+    For ramp activations the sign of ``r_j`` is chosen so that the active
+    side contains ``x_c`` (no neuron is zero on the box).
+    Periodic activations draw a random frequency per neuron instead,
+    ``w_j = k_j a_j`` with ``k_j`` uniform on ``(0, gamma)`` and a phase
+    uniform on ``[0, 2 pi)``.
+
+The default ``gamma`` is ``s * n**(1/d) / (2R)`` (sigmoidal and ramp) or
+``s * pi * n**(1/d) / (2R)`` (periodic), so that in 1-D UDI and the grid share
+the same scale and the default is invariant under a rescaling of the box.
+
+Default shape factors ``s`` (``DEFAULT_SHAPE``) were chosen by measurement
+(``python bench/sfli_shapes.py``; full tables in docs/sfli.md): n = 50
+neurons, ``default_quadrature``, 1-D grid on ``[-1, 1]``, 2-D UDI on
+``[-1, 1]^2`` (median of 5 seeds), ``s`` in ``{1/4, 1/2, 1, 2, 4, 8, 16}``.
+Grid: the smallest ``s`` whose first layer is eps-independent at
+eps = 1e-4 (``lambda_min > 1e-4``): sharper neurons saturate, and for tanh
+on the headline problem the iterations to loss 1e-4 were 548 / 312 / 1041 /
+>3000 for s = 0.5 / 1 / 2 / 4 (``bench/repro_1_multifreq.py
+--shape-sweep``).  UDI (random; ``lambda_min`` is set by near-duplicate
+neurons): the smallest ``s`` whose median first-layer ``rank_eps`` at
+eps = 1e-4 reaches ``0.95 n`` (a steeper first choice, gamma = 10 for tanh,
+made the 2-D PINN of ``bench/repro_3_pinn_poisson.py`` train slower than
+Xavier; gamma = 5 gave a 2.6x lower error than Xavier after 1000 steps:
+0.256 vs 0.655, median of 2 seeds).
+Measured at the defaults ("rank" = ``rank_eps`` of the first layer at
+absolute eps = 1e-3 unless marked; "last" = last hidden layer of a 3x50 MLP
+whose deeper layers are Xavier; in brackets the all-Xavier network):
+
+==========  =====  ===========================  =====  ========================
+activation  grid   grid: lambda_min, rank,      UDI    UDI (2-D): rank(1e-4),
+            s      last (Xavier last)           s      rank / last (Xavier)
+==========  =====  ===========================  =====  ========================
+tanh        1      1.4e-04, 38, 26  (1)         2      48, 43 / 35  (2)
+sigmoid     4      4.7e-04, 49,  6  (1)         8      49, 47 /  8  (1)
+relu        0.5    2.1e-04, 29, 21  (2)         1      48, 39 / 33  (8)
+elu         2      8.7e-04, 48, 28  (2)         4      48, 45 / 43  (5)
+gelu        2      3.4e-03, 50, 33  (2)         4      50, 47 / 39  (4)
+silu        2      4.2e-04, 42, 31  (1)         4      49, 46 / 39  (3)
+sin         1      1.0e+00, 50, 50  (1)         2      50, 49 / 50  (2)
+cos         1      1.0e+00, 50, 48  (2)         2      50, 49 / 50  (4)
+==========  =====  ===========================  =====  ========================
+
+``lambda_min`` scales with the grid spacing, so with absolute eps the
+guarantee depends on ``n`` and on ``|Omega|``: sigmoid's half amplitude gives
+a quarter of tanh's eigenvalues and never clears 1e-3 at n = 50 on
+``[-1, 1]`` (it clears 1e-4).  Sigmoid's last hidden layer stays low because
+its positive outputs feed a common mode into every deeper Xavier layer.
+
+All functions return float64 ``(W, b)`` with ``W`` of shape ``(n, d)`` and
+``b`` of shape ``(n,)``, ready to be copied into a linear layer's
+``weight`` and ``bias``.  Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations as _act
+from . import quadrature as _quad
+from ._validate import (as_array, check_box, check_positive_int,
+                        check_positive_scalar, describe, first_nonfinite)
+
+__all__ = [
+    "SFLI_ACTIVATIONS",
+    "DEFAULT_SHAPE",
+    "activation_function",
+    "default_shape",
+    "default_quadrature",
+    "grid_init",
+    "udi_init",
+    "sfli_init",
+    "first_layer_features",
+]
+
+#: Activations with an SFLI scheme: every entry of ``rankcore.activations``.
+SFLI_ACTIVATIONS = _act.names()
+
+#: Default shape factor ``s`` per scheme and activation (see module docs).
+DEFAULT_SHAPE = {
+    "grid": {"tanh": 1.0, "sigmoid": 4.0, "relu": 0.5, "elu": 2.0,
+             "gelu": 2.0, "silu": 2.0, "sin": 1.0, "cos": 1.0},
+    "udi": {"tanh": 2.0, "sigmoid": 8.0, "relu": 1.0, "elu": 4.0,
+            "gelu": 4.0, "silu": 4.0, "sin": 2.0, "cos": 2.0},
+}
+
+
+def _check_scheme(scheme) -> str:
+    if scheme not in ("grid", "udi"):
+        raise ValueError(f"scheme must be 'grid' or 'udi', got {scheme!r}")
+    return scheme
+
+
+def activation_function(activation):
+    """NumPy version of a supported activation (``rankcore.activations``).
+
+    Parameters
+    ----------
+    activation : str
+        One of ``SFLI_ACTIVATIONS`` or an alias (swish, logistic, sine,
+        cosine), case-insensitive.
+
+    Returns
+    -------
+    callable
+        Elementwise float64 function, ``rankcore.activations.get(activation).f``.
+        GELU is the exact (erf) form, as in ``torch.nn.GELU()``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unsupported or non-string name.
+
+    Examples
+    --------
+    >>> from rankcore.sfli import activation_function
+    >>> float(activation_function("relu")(-2.0)), float(activation_function("relu")(3.0))
+    (0.0, 3.0)
+    """
+    return _act.get(activation).f
+
+
+def default_shape(activation, scheme="grid") -> float:
+    """The measured default shape factor ``s`` for an activation and scheme.
+
+    Examples
+    --------
+    >>> from rankcore.sfli import default_shape
+    >>> default_shape("tanh"), default_shape("sigmoid", "udi")
+    (1.0, 8.0)
+    """
+    return DEFAULT_SHAPE[_check_scheme(scheme)][_act.canonical_name(activation)]
+
+
+def default_quadrature(box):
+    """The rule on which SFLI defaults were measured and its guarantee holds.
+
+    Tensor Gauss--Legendre with 256 nodes in 1-D, 64 per dimension in 2-D,
+    16 per dimension in 3-D; scrambled Sobol' with 4096 points (seed 0) in
+    ``d >= 4``.
+
+    Parameters
+    ----------
+    box : sequence of (lo, hi) pairs, or one pair for 1-D
+
+    Returns
+    -------
+    rankcore.Quadrature
+
+    Examples
+    --------
+    >>> from rankcore.sfli import default_quadrature
+    >>> q = default_quadrature((-1.0, 1.0))
+    >>> q.n_points, round(float(q.weights.sum()), 12)
+    (256, 2.0)
+    """
+    b = check_box(box)
+    d = b.shape[0]
+    if d == 1:
+        return _quad.gauss_legendre(b, 256)
+    if d == 2:
+        return _quad.gauss_legendre(b, 64)
+    if d == 3:
+        return _quad.gauss_legendre(b, 16)
+    return _quad.sobol(b, 4096, seed=0)
+
+
+def _shape_value(shape, activation, scheme):
+    if shape is None:
+        return default_shape(activation, scheme)
+    return check_positive_scalar(shape, "shape")
+
+
+def _grid_what(box, shape):
+    return f"grid_init(interval={box[0].tolist()}, shape={shape!r})"
+
+
+def grid_init(n, interval, activation="tanh", shape=None):
+    """Deterministic 1-D SFLI: neurons placed on a uniform grid.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons (the layer width), ``n >= 1``.
+    interval : (a, b) pair, or a (1, 2) box
+        The 1-D domain.
+    activation : str, default "tanh"
+        One of ``SFLI_ACTIVATIONS``.
+    shape : float, optional
+        Shape factor ``s > 0``; default ``default_shape(activation, "grid")``.
+
+    Returns
+    -------
+    W : ndarray, shape (n, 1), float64
+    b : ndarray, shape (n,), float64
+
+    Raises
+    ------
+    ValueError
+        If the interval is not 1-D or invalid, ``n < 1``, ``shape <= 0``,
+        the activation is unsupported, or the parameters overflow float64
+        (an interval of huge or subnormal length, a huge ``shape``).
+
+    Notes
+    -----
+    Sigmoidal/ramp: ``c_j = a + j (b - a)/(n - 1)``, ``|w_j| = s (n-1)/(b-a)``,
+    ``b_j = -w_j c_j``; ramp neurons with ``c_j`` right of the midpoint get
+    ``w_j < 0``.  For ``n = 1`` the single centre is the midpoint and
+    ``|w| = s/(b-a)``.  Periodic: ``w_j = s pi j/(b-a)``,
+    ``b_j = -w_j a + phase`` (``pi/2`` for sin, 0 for cos), so that
+    ``h_j = cos(w_j (x - a))``.
+
+    Examples
+    --------
+    >>> from rankcore.sfli import grid_init
+    >>> W, b = grid_init(5, (-1.0, 1.0), "tanh", shape=1.0)
+    >>> W[:, 0].tolist(), (-b / W[:, 0]).tolist()
+    ([2.0, 2.0, 2.0, 2.0, 2.0], [-1.0, -0.5, 0.0, 0.5, 1.0])
+    """
+    n = check_positive_int(n, "n")
+    box = check_box(interval, "interval")
+    if box.shape[0] != 1:
+        raise ValueError(
+            f"interval must be one (lo, hi) pair (grid_init is 1-D; use udi_init "
+            f"for d >= 2), got a box of dimension {box.shape[0]}")
+    act = _act.canonical_name(activation)
+    s = _shape_value(shape, act, "grid")
+    a, bb = float(box[0, 0]), float(box[0, 1])
+    with np.errstate(over="ignore"):
+        length = bb - a
+    if not (np.isfinite(length) and length > 0):
+        raise ValueError(
+            f"interval must have a finite positive length in float64, got "
+            f"{box[0].tolist()} (length {length!r})")
+    family = _act.get(act).family
+    if family == "periodic":
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = s * np.pi * np.arange(n, dtype=np.float64) / length
+            phase = np.pi / 2 if act == "sin" else 0.0
+            bias = phase - w * a
+        return _check_finite_params(w[:, None], bias, _grid_what(box, shape))
+    if n == 1:
+        c = np.array([0.5 * (a + bb)])
+        w = np.array([s / length])
+    else:
+        c = np.linspace(a, bb, n)
+        with np.errstate(over="ignore"):
+            w = np.full(n, s * (n - 1) / length)
+    if family == "ramp":
+        # Face the far end: never a neuron that is zero (or nearly) on [a, b].
+        w = np.where(c > 0.5 * (a + bb), -w, w)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bias = -w * c
+    return _check_finite_params(w[:, None], bias, _grid_what(box, shape))
+
+
+def _rng(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(
+            random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(
+                f"random_state must be None, an int >= 0 or a "
+                f"numpy.random.Generator, got {random_state!r}")
+        return np.random.default_rng(random_state)
+    raise TypeError(
+        f"random_state must be None, an int or a numpy.random.Generator, "
+        f"got {describe(random_state)}")
+
+
+def _check_finite_params(W, bias, what):
+    """Refuse parameters that overflowed float64 (huge domain or shape)."""
+    for name, arr in (("W", W), ("b", bias)):
+        bad = first_nonfinite(arr)
+        if bad is not None:
+            idx = tuple(int(i) for i in bad)
+            raise ValueError(
+                f"{what} overflows float64: {name}{list(idx)} is {float(arr[bad])!r}; "
+                f"rescale the domain to moderate coordinates or use a smaller shape")
+    return W, bias
+
+
+def udi_init(n, box, activation="tanh", shape=None, random_state=None,
+             offsets="box"):
+    """Uniform density initialisation (UDI) of a first layer, any dimension.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons, ``n >= 1``.
+    box : sequence of (lo, hi) pairs, or one pair for 1-D
+        The domain.
+    activation : str, default "tanh"
+        One of ``SFLI_ACTIVATIONS``.
+    shape : float, optional
+        ``gamma > 0`` itself.  Default ``s * n**(1/d) / (2R)`` (times ``pi``
+        for sin/cos) with ``s = default_shape(activation, "udi")``.
+    random_state : None, int >= 0 or numpy.random.Generator
+        Seed; the same seed gives the same parameters (bools are refused).
+    offsets : {"box", "ball"}, default "box"
+        Offset range per neuron: the box's support function in the neuron's
+        direction ("box", every hyperplane cuts the box) or the ball radius
+        ``R`` ("ball", the literal paper rule).  Both lie in ``(-R, R)``.
+
+    Returns
+    -------
+    W : ndarray, shape (n, d), float64
+        ``gamma * a_j`` (rows of norm ``gamma``; sin/cos: norm ``k_j``).
+    b : ndarray, shape (n,), float64
+
+    Raises
+    ------
+    ValueError, TypeError
+        On a bad ``n``, box, activation, shape, offsets or random_state.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.sfli import udi_init
+    >>> W, b = udi_init(8, [(0, 1), (0, 2)], "tanh", shape=3.0, random_state=0)
+    >>> W.shape, b.shape, bool(np.allclose(np.linalg.norm(W, axis=1), 3.0))
+    ((8, 2), (8,), True)
+    """
+    n = check_positive_int(n, "n")
+    b_ = check_box(box)
+    act = _act.canonical_name(activation)
+    if offsets not in ("box", "ball"):
+        raise ValueError(f"offsets must be 'box' or 'ball', got {offsets!r}")
+    rng = _rng(random_state)
+    d = b_.shape[0]
+    xc = 0.5 * b_[:, 0] + 0.5 * b_[:, 1]
+    half = 0.5 * b_[:, 1] - 0.5 * b_[:, 0]
+    with np.errstate(over="ignore"):
+        R = float(np.sqrt(np.sum(half ** 2)))
+    if not np.isfinite(R):
+        raise ValueError(
+            f"box is too large for float64 (its circumradius overflows), got "
+            f"{b_.tolist()}; rescale the domain")
+    family = _act.get(act).family
+    if shape is None:
+        s = default_shape(act, "udi")
+        gamma = s * n ** (1.0 / d) / (2.0 * R)
+        if family == "periodic":
+            gamma *= np.pi
+    else:
+        gamma = check_positive_scalar(shape, "shape")
+    a = rng.standard_normal((n, d))
+    norms = np.linalg.norm(a, axis=1)
+    # A zero Gaussian vector has probability 0; redraw rather than divide by 0.
+    while np.any(norms == 0.0):
+        bad = norms == 0.0
+        a[bad] = rng.standard_normal((int(bad.sum()), d))
+        norms = np.linalg.norm(a, axis=1)
+    a /= norms[:, None]
+    if family == "periodic":
+        k = gamma * rng.uniform(0.0, 1.0, n)
+        phase = rng.uniform(0.0, 2.0 * np.pi, n)
+        W = k[:, None] * a
+        with np.errstate(all="ignore"):
+            bias = phase - W @ xc
+        return _check_finite_params(W, bias, f"udi_init(box={b_.tolist()}, shape={shape!r})")
+    Rj = np.abs(a) @ half if offsets == "box" else np.full(n, R)
+    r = rng.uniform(-1.0, 1.0, n) * Rj
+    if family == "ramp":
+        # Active side a.(x - xc) > -r must contain the centre: r >= 0.
+        r = np.abs(r)
+    with np.errstate(all="ignore"):
+        W = gamma * a
+        bias = gamma * (r - a @ xc)
+    return _check_finite_params(W, bias, f"udi_init(box={b_.tolist()}, shape={shape!r})")
+
+
+def sfli_init(n, box, activation="tanh", scheme="auto", shape=None,
+              random_state=None):
+    """SFLI first-layer parameters: the grid in 1-D, UDI otherwise.
+
+    Parameters
+    ----------
+    n : int
+        Layer width.
+    box : sequence of (lo, hi) pairs, or one pair for 1-D
+    activation : str
+    scheme : {"auto", "grid", "udi"}
+        "auto" picks "grid" for ``d == 1`` and "udi" for ``d >= 2``.
+    shape : float, optional
+        ``s`` for the grid, ``gamma`` for UDI (see ``grid_init``/``udi_init``).
+    random_state : None, int or numpy.random.Generator
+        Used by UDI only.
+
+    Returns
+    -------
+    W : ndarray (n, d), b : ndarray (n,)
+
+    Raises
+    ------
+    ValueError
+        On ``scheme="grid"`` with ``d >= 2`` or any invalid argument.
+
+    Examples
+    --------
+    >>> from rankcore.sfli import sfli_init
+    >>> W, b = sfli_init(4, [(-1, 1), (-1, 1)], "relu", random_state=1)
+    >>> W.shape
+    (4, 2)
+    """
+    b_ = check_box(box)
+    if scheme not in ("auto", "grid", "udi"):
+        raise ValueError(f"scheme must be 'auto', 'grid' or 'udi', got {scheme!r}")
+    if scheme == "auto":
+        scheme = "grid" if b_.shape[0] == 1 else "udi"
+    if scheme == "grid":
+        return grid_init(n, b_, activation, shape)
+    return udi_init(n, b_, activation, shape, random_state)
+
+
+def first_layer_features(W, b, activation, points):
+    """Values ``sigma(x_k . w_j + b_j)`` of a first layer at points.
+
+    Parameters
+    ----------
+    W : array_like (n, d)
+    b : array_like (n,)
+    activation : str
+    points : array_like (N, d)
+
+    Returns
+    -------
+    ndarray (N, n), float64
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes or non-finite values, in the inputs or in the
+        result (``x . w_j + b_j`` overflowing float64).
+
+    Examples
+    --------
+    >>> import numpy as np, rankcore
+    >>> from rankcore.sfli import grid_init, first_layer_features, default_quadrature
+    >>> q = default_quadrature((-1, 1))
+    >>> W, b = grid_init(20, (-1, 1), "tanh")
+    >>> M = rankcore.gram(first_layer_features(W, b, "tanh", q.points), q.weights)
+    >>> rankcore.eps_rank(M, 1e-4, kind="gram")
+    20
+    """
+    W = as_array(W, "W", ndim=2)
+    b = as_array(b, "b", ndim=1)
+    x = as_array(points, "points", ndim=2)
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {describe(b)}")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"points must have {W.shape[1]} columns to match W, got {describe(x)}")
+    act = activation_function(activation)
+    with np.errstate(all="ignore"):
+        out = act(x @ W.T + b)
+    bad = first_nonfinite(out)
+    if bad is not None:
+        k, j = int(bad[0]), int(bad[1])
+        raise ValueError(
+            f"first_layer_features overflows float64: feature {j} at point {k} "
+            f"({x[k].tolist()}) is {float(out[k, j])!r}; W, b or points are too large")
+    return out
