@@ -13,13 +13,13 @@ are meaningful through ``spectrum``.  Below that use
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy.linalg import qr, svdvals
 
-from ._validate import as_array, check_bool, check_positive_scalar, describe
-from .gram import _check_weights, default_chunk_rows
+from ._validate import as_array, check_bool, check_positive_scalar, check_weights, describe
+from .distributed import is_dask_array
+from ._warn import warn
+from .gram import default_chunk_rows
 
 __all__ = [
     "NegativeEigenvalueWarning",
@@ -27,6 +27,9 @@ __all__ = [
     "spectrum_from_features",
     "eps_rank",
     "is_eps_independent",
+    "check_gram_stack",
+    "weighted_r_factor",
+    "spectrum_from_r",
     "ROUNDING_FACTOR",
     "SYMMETRY_RTOL",
 ]
@@ -46,12 +49,15 @@ class NegativeEigenvalueWarning(RuntimeWarning):
     """A Gram matrix had negative eigenvalues larger than rounding explains."""
 
 
-def _check_gram_stack(gram, name="gram"):
+def check_gram_stack(gram, name="gram"):
     m = as_array(gram, name, ndim=(2, 3))
     if m.shape[-1] != m.shape[-2]:
         raise ValueError(f"{name} must be square (n, n) or a stack (T, n, n), got {describe(m)}")
     scale = np.max(np.abs(m), axis=(-2, -1), keepdims=True)
-    asym = np.max(np.abs(m - np.swapaxes(m, -1, -2)), axis=(-2, -1), keepdims=True)
+    # Halves first: m - m.T overflows for entries near the float64 limit.
+    half = 0.5 * m
+    asym = 2.0 * np.max(np.abs(half - np.swapaxes(half, -1, -2)), axis=(-2, -1),
+                        keepdims=True)
     bad = asym > SYMMETRY_RTOL * scale
     if np.any(bad):
         where = "" if m.ndim == 2 else f" (matrix {int(np.argmax(bad.ravel()))} of the stack)"
@@ -98,8 +104,8 @@ def spectrum(gram, *, check_finite=True) -> np.ndarray:
     [3.0, 2.0, 1.0]
     """
     if check_finite:
-        m = _check_gram_stack(gram)
-        m = 0.5 * (m + np.swapaxes(m, -1, -2))
+        m = check_gram_stack(gram)
+        m = 0.5 * m + 0.5 * np.swapaxes(m, -1, -2)  # no overflow near 1e308
     else:
         m = np.asarray(gram, dtype=np.float64)
     lam = np.linalg.eigvalsh(m)[..., ::-1]
@@ -111,11 +117,11 @@ def spectrum(gram, *, check_finite=True) -> np.ndarray:
         k = int(np.argmax(neg.ravel()))
         worst = float(lam.reshape(-1, n)[k, -1])
         where = "" if lam.ndim == 1 else f" in matrix {k} of the stack"
-        warnings.warn(
+        warn(
             f"Gram matrix has eigenvalue {worst:.3g}{where}, below the rounding "
             f"level -{float(tol.ravel()[k]):.3g}; it is not positive semi-definite "
             "(low-precision accumulation?). Negative eigenvalues were clipped to 0.",
-            NegativeEigenvalueWarning, stacklevel=2)
+            NegativeEigenvalueWarning)
     return np.ascontiguousarray(np.maximum(lam, 0.0))
 
 
@@ -156,21 +162,91 @@ def spectrum_from_features(features, weights) -> np.ndarray:
     >>> bool(1e-21 < lam[1] < 1e-19)   # far below what eigh of M resolves
     True
     """
+    if is_dask_array(features):  # chunked by rows: tall-skinny QR on the workers
+        from .distributed import spectrum_from_features as dask_spectrum
+        return dask_spectrum(features, weights)
     f = as_array(features, "features", ndim=2, keep_float32=True)
-    w = _check_weights(weights, "weights", f.shape[0])
-    sw = np.sqrt(w)
-    n = f.shape[1]
+    w = check_weights(weights, "weights", f.shape[0], per="row of the features")
+    return spectrum_from_r(weighted_r_factor(f, w))
+
+
+def weighted_r_factor(features, weights) -> np.ndarray:
+    """The triangular factor ``R`` of ``W^(1/2) Phi = Q R``, chunk by chunk.
+
+    ``R^T R = Phi^T W Phi`` (the Gram matrix), and for every vector ``c``,
+    ``||R c|| = ||sum_j c_j phi_j||`` in the quadrature norm, computed
+    without the cancellation that evaluating ``c.M.c`` suffers.  Rows are
+    reduced ``default_chunk_rows(n)`` at a time with Householder QR, so the
+    extra memory is O(chunk * n + n**2).  No validation: pass a finite 2-D
+    float array and positive weights of matching length (as
+    ``spectrum_from_features`` does after checking them).
+
+    Parameters
+    ----------
+    features : ndarray, shape (N, n)
+        float32 or float64 function values at the quadrature points.
+    weights : ndarray, shape (N,)
+        Positive quadrature weights (float64).
+
+    Returns
+    -------
+    ndarray, shape (min(N, n), n)
+        float64, upper triangular (up to the signs of its rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rank import weighted_r_factor
+    >>> phi = np.random.default_rng(0).standard_normal((500, 3))
+    >>> w = np.full(500, 0.01)
+    >>> R = weighted_r_factor(phi, w)
+    >>> bool(np.allclose(R.T @ R, phi.T @ (w[:, None] * phi)))
+    True
+    """
+    sw = np.sqrt(weights)
+    n = features.shape[1]
     step = default_chunk_rows(n)
     r = np.zeros((0, n))
-    for start in range(0, f.shape[0], step):
-        stop = min(start + step, f.shape[0])
+    for start in range(0, features.shape[0], step):
+        stop = min(start + step, features.shape[0])
         block = np.empty((r.shape[0] + stop - start, n))
         block[:r.shape[0]] = r
-        np.multiply(f[start:stop], sw[start:stop, None], out=block[r.shape[0]:])
+        np.multiply(features[start:stop], sw[start:stop, None], out=block[r.shape[0]:])
         r = qr(block, mode="r", overwrite_a=True, check_finite=False)[0][:n]
-    sigma = svdvals(r, check_finite=False)
+    return r
+
+
+def spectrum_from_r(r) -> np.ndarray:
+    """Eigenvalues of ``R^T R``, descending, as squared singular values of R.
+
+    The last step of ``spectrum_from_features``; ``R`` has ``n`` columns and
+    any number of rows (zeros are appended when it has fewer than ``n``).
+
+    Raises
+    ------
+    ValueError
+        When an eigenvalue ``sigma**2`` exceeds the float64 range (features
+        above about 1e154 in the quadrature norm): rescale the features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rank import spectrum_from_r
+    >>> spectrum_from_r(np.array([[2.0, 0.0], [0.0, 3.0]])).round(12).tolist()
+    [9.0, 4.0]
+    """
+    r = np.asarray(r, dtype=np.float64)
+    n = r.shape[1]
+    sigma = svdvals(r, check_finite=False) if r.size else np.zeros(0)
+    with np.errstate(over="ignore"):
+        sq = sigma**2
+    if not np.all(np.isfinite(sq)):
+        raise ValueError(
+            f"features too large: the largest eigenvalue sigma**2 with sigma = "
+            f"{float(sigma[0]):.3g} overflows float64; rescale the features (the "
+            "epsilon-rank relative to lambda_max does not change)")
     lam = np.zeros(n)
-    lam[:sigma.size] = sigma**2
+    lam[:sigma.size] = sq
     return lam
 
 

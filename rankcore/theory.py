@@ -21,14 +21,15 @@ derivations are in ``docs/theory.md``.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 
-from ._validate import as_array, check_bool, check_positive_scalar, describe
-from .rank import ROUNDING_FACTOR, NegativeEigenvalueWarning, _check_gram_stack
+from ._validate import as_array, check_bool, check_positive_scalar, check_weights, describe
+from ._warn import warn
+from .rank import (ROUNDING_FACTOR, NegativeEigenvalueWarning, check_gram_stack,
+                   eps_rank, spectrum_from_r, weighted_r_factor)
 from .subset import SubsetSelection, select_rows
 
 __all__ = [
@@ -123,10 +124,11 @@ class SubsetApproximation:
 
 
 def _check_gram(gram):
-    m = _check_gram_stack(gram, "gram")
+    m = check_gram_stack(gram, "gram")
     if m.ndim != 2:
         raise ValueError(f"gram must be one (n, n) matrix, got {describe(m)}")
-    return 0.5 * (m + m.T)
+    # As rankcore.spectrum symmetrises, so that both see the same matrix.
+    return 0.5 * m + 0.5 * m.T
 
 
 def _check_method_f(method, f):
@@ -146,6 +148,13 @@ def _check_relative(relative):
     return check_bool(relative, "relative")
 
 
+def _rank_of(lam_desc, eps, relative):
+    """``(r, eps_abs)`` exactly as ``eps_rank(lam_desc, eps, relative)``."""
+    lmax = max(float(lam_desc[0]), 0.0)
+    eps_abs = eps * lmax if relative else eps
+    return int(eps_rank(lam_desc, eps, relative=relative)), eps_abs
+
+
 def _subset_approximation(M, eps, relative, f, method):
     n = M.shape[0]
     lam, Q = scipy.linalg.eigh(M, check_finite=False)
@@ -153,12 +162,51 @@ def _subset_approximation(M, eps, relative, f, method):
     lmax = max(float(lam[0]), 0.0)
     tau = TAU_FACTOR * n * _U * lmax
     if lam[-1] < -ROUNDING_FACTOR * n * _U * lmax:
-        warnings.warn(
+        warn(
             f"gram has eigenvalue {lam[-1]:.3g} < 0 beyond rounding "
             f"(lambda_max = {lmax:.3g}); it is not a Gram matrix and the "
-            f"theorem's assumptions fail", NegativeEigenvalueWarning, stacklevel=3)
-    eps_abs = eps * lmax if relative else eps
-    r = int(np.count_nonzero(lam > eps_abs))
+            f"theorem's assumptions fail", NegativeEigenvalueWarning)
+    # The rank is the one rankcore.eps_rank(rankcore.spectrum(M), eps) gives:
+    # eigenvalues from another LAPACK driver differ in the last bits, and an
+    # eps equal to a computed eigenvalue must not give two answers.
+    r, eps_abs = _rank_of(np.maximum(np.linalg.eigvalsh(M)[::-1], 0.0), eps, relative)
+    A, idx, others, selection = _select(Q, r, n, method, f)
+    MII = M[np.ix_(idx, idx)]
+    MIJ = M[np.ix_(idx, others)]
+    err2 = (M[others, others] - 2.0 * np.einsum("ij,ij->j", A, MIJ)
+            + np.einsum("ij,ij->j", A, MII @ A))
+    errors = np.sqrt(np.clip(err2, 0.0, None))
+    return _result(n, r, eps_abs, relative, f, method, idx, others, A, errors, tau,
+                   lam, selection)
+
+
+def _subset_from_r(R, eps, relative, f, method):
+    """Theorem 3.1 from a factor with ``R^T R = M`` (features, no Gram matrix).
+
+    Eigenvalues are ``sigma**2`` of ``R`` (as ``spectrum_from_features``),
+    eigenvectors its right singular vectors, and each error is the norm
+    ``||R (e_j - S_I a_j)||`` itself, free of the cancellation of
+    ``M_jj - 2 a.M_Ij + a.M_II.a``.
+    """
+    n = R.shape[1]
+    lam = spectrum_from_r(R)
+    _, _, Vt = scipy.linalg.svd(R, full_matrices=True, check_finite=False)
+    if Vt.shape[0] < n:  # fewer rows than functions: complete the basis
+        Vt = scipy.linalg.qr(np.vstack([Vt, np.eye(n)]).T, mode="economic")[0][:, :n].T
+    Q = Vt.T
+    smax = float(np.sqrt(lam[0]))
+    delta = TAU_FACTOR * n * _U * smax
+    r, eps_abs = _rank_of(lam, eps, relative)
+    # R is exact for a matrix within delta of it, so errors <= (sqrt(eps) +
+    # delta) sqrt(1 + |a|^2) = sqrt((eps + tau) (1 + |a|^2)) with this tau.
+    tau = 2.0 * delta * math.sqrt(eps_abs) + delta * delta
+    A, idx, others, selection = _select(Q, r, n, method, f)
+    errors = np.linalg.norm(R[:, others] - R[:, idx] @ A, axis=0) if others.size else np.zeros(0)
+    return _result(n, r, eps_abs, relative, f, method, idx, others, A, errors, tau,
+                   lam, selection)
+
+
+def _select(Q, r, n, method, f):
     selection = None
     if r == 0:
         idx = np.empty(0, dtype=np.int64)
@@ -176,11 +224,11 @@ def _subset_approximation(M, eps, relative, f, method):
         A = scipy.linalg.solve(V[idx].T, V[others].T, check_finite=False)
     else:
         A = np.zeros((r, n - r))
-    MII = M[np.ix_(idx, idx)]
-    MIJ = M[np.ix_(idx, others)]
-    err2 = (M[others, others] - 2.0 * np.einsum("ij,ij->j", A, MIJ)
-            + np.einsum("ij,ij->j", A, MII @ A))
-    errors = np.sqrt(np.clip(err2, 0.0, None))
+    return A, idx, others, selection
+
+
+def _result(n, r, eps_abs, relative, f, method, idx, others, A, errors, tau, lam,
+            selection):
     growth = 1.0 + np.einsum("ij,ij->j", A, A)
     f_used = 1.0 if method == "brute" else f
     return SubsetApproximation(
@@ -485,11 +533,20 @@ def loss_lower_bound(gram, b, u_norm2, c, eps, *, f=1.0, method="srrqr",
         bound_exact=dist - eps_ex, tolerance=tol, approximation=ap)
 
 
-def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
+def loss_lower_bound_from_features(features, target, weights, c, eps, *, f=1.0,
+                                   method="srrqr", relative=False):
     """:func:`loss_lower_bound` from sampled functions and quadrature weights.
 
-    Builds ``M = Phi^T W Phi`` (with :func:`rankcore.gram`, float64),
-    ``b = Phi^T W u`` and ``||u||**2 = u^T W u``.
+    Everything is computed from the features themselves, never through
+    ``M = Phi^T W Phi``: with ``W^(1/2) [Phi, u] = Q R`` (chunked
+    Householder QR), the eigenvalues are ``sigma**2`` of ``R[:, :n]`` (as
+    :func:`rankcore.spectrum_from_features`, hence the same epsilon-rank),
+    every norm is ``||R x||`` (``sqrt_loss``, the approximation errors of
+    Theorem 3.1) and the distance of ``u`` from ``span phi_I`` is the last
+    diagonal entry of a QR of ``R[:, I + [u]]``.  Through ``M`` these
+    quantities are differences of squares and lose half the digits: errors
+    below ``sqrt(2**-52 * lambda_max)`` vanish and a "lower bound" can
+    exceed the loss.
 
     Parameters
     ----------
@@ -503,12 +560,17 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
         Coefficients of ``v = sum_j c_j phi_j``.
     eps : float
         Threshold > 0.
-    **kwargs
-        ``f``, ``method``, ``relative`` as for :func:`loss_lower_bound`.
+    f, method, relative
+        As for :func:`loss_lower_bound`.
 
     Returns
     -------
     LossLowerBound
+        As :func:`loss_lower_bound`; ``tolerance`` is the rounding allowance
+        of norms computed from ``R``: ``4 (n + 1) 2**-52 (sqrt(lambda_max)
+        ||c||_1 + ||u||)`` for ``sqrt_loss`` and ``distance`` each, plus
+        ``delta sum_j |c_j| sqrt(1 + ||a_j||**2)`` with ``delta = 4 n
+        2**-52 sqrt(lambda_max)`` for the approximation errors.
 
     Raises
     ------
@@ -528,26 +590,62 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, **kwargs):
     >>> bool(res.bound <= res.sqrt_loss + res.tolerance)
     True
     """
-    from .gram import gram as _gram
-
-    Phi = as_array(features, "features", ndim=2)
+    Phi = as_array(features, "features", ndim=2, keep_float32=True)
     u = as_array(target, "target", ndim=1)
-    w = as_array(weights, "weights", ndim=1)
-    N = Phi.shape[0]
+    N, n = Phi.shape
     if u.shape != (N,):
         raise ValueError(
             f"target must have shape ({N},) to match features, got {describe(u)}")
-    M = _gram(Phi, w)  # validates weights (shape, > 0)
+    w = check_weights(weights, "weights", N, per="row of the features")
+    c = as_array(c, "c", ndim=1)
+    if c.shape != (n,):
+        raise ValueError(f"c must have shape ({n},) to match features, got {describe(c)}")
+    eps = check_positive_scalar(eps, "eps")
+    f = _check_method_f(method, f)
+    relative = _check_relative(relative)
     with np.errstate(over="ignore", invalid="ignore"):
-        wu = w * u
-        b = Phi.T @ wu
-        u_norm2 = float(u @ wu)
-    if not (math.isfinite(u_norm2) and np.all(np.isfinite(b))):
+        u_norm2 = float(np.sum(w * u * u))
+    if not math.isfinite(u_norm2):
         raise ValueError(
-            f"target is too large for float64: u^T W u = {u_norm2!r} or Phi^T W u "
-            f"overflows (max |target| = {float(np.max(np.abs(u))):.3g}, max |features| = "
+            f"target is too large for float64: u^T W u = {u_norm2!r} overflows "
+            f"(max |target| = {float(np.max(np.abs(u))):.3g}, max |features| = "
             f"{float(np.max(np.abs(Phi))):.3g}); rescale the target or the features")
-    return loss_lower_bound(M, b, u_norm2, c, eps, **kwargs)
+    R = weighted_r_factor(Phi, w)
+    ap = _subset_from_r(R, eps, relative, f, method)
+    aug = np.empty((N, n + 1))
+    aug[:, :n] = Phi
+    aug[:, n] = u
+    Ra = weighted_r_factor(aug, w)
+    idx, others = ap.indices, ap.others
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.append(c, -1.0)
+        sqrt_loss = float(np.linalg.norm(Ra @ x))
+        rr = scipy.linalg.qr(Ra[:, np.append(idx, n)], mode="r", check_finite=False)[0]
+        k = idx.size
+        dist = float(abs(rr[k, k])) if rr.shape[0] > k else 0.0
+        ac = np.abs(c[others])
+        tail = float(np.sum(ac))
+        r, n_ = ap.rank, ap.n
+        eps_term = math.sqrt(ap.eps) * math.sqrt(ap.f ** 2 * r * (n_ - r) + 2.0) * tail
+        eps_pf = float(ac @ ap.bounds)
+        eps_ex = float(ac @ ap.errors)
+        smax = math.sqrt(float(ap.eigenvalues[0]))
+        c1 = float(np.sum(np.abs(c)))
+        growth = 1.0 + np.einsum("ij,ij->j", ap.coefficients, ap.coefficients)
+        tol = (2.0 * TAU_FACTOR * (n + 1) * _U * (smax * c1 + math.sqrt(u_norm2))
+               + TAU_FACTOR * n * _U * smax * float(ac @ np.sqrt(growth)))
+    for what, v in (("the loss ||Phi c - u||", sqrt_loss), ("the distance", dist),
+                    ("the eps terms", eps_term + eps_pf + eps_ex), ("the tolerance", tol)):
+        if not math.isfinite(v):
+            raise ValueError(
+                f"loss_lower_bound_from_features overflows float64: {what} is {v!r} "
+                f"(max |c| = {float(np.max(np.abs(c))):.3g}, lambda_max = "
+                f"{smax * smax:.3g}); rescale the features, target or coefficients")
+    return LossLowerBound(
+        sqrt_loss=sqrt_loss, distance=dist, eps_term=eps_term,
+        bound=dist - eps_term, eps_term_per_function=eps_pf,
+        bound_per_function=dist - eps_pf, eps_term_exact=eps_ex,
+        bound_exact=dist - eps_ex, tolerance=tol, approximation=ap)
 
 
 def residual_lower_bound(loss_bound, stability, *, which="bound"):

@@ -334,3 +334,27 @@ def test_square_stack_of_spectra_is_never_read_as_a_gram_matrix():
     r = eps_rank(spectra, 1e-6)
     assert r.tolist() == [3] * 5
     np.testing.assert_array_equal(eps_rank(spectra, [1e-6, 2.0]), np.stack([r, [0] * 5], 1))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: spectrum(m),
+    lambda m: eps_rank(m, 1e-3, kind="gram"),
+    lambda m: rankcore.is_eps_independent(m, 1e-3),
+])
+def test_negative_eigenvalue_warning_points_at_the_callers_line(call):
+    m = np.diag([1.0, 0.5, -0.1])
+    with pytest.warns(rankcore.NegativeEigenvalueWarning) as rec:
+        call(m)
+    assert rec[0].filename == __file__
+
+
+def test_huge_entries_give_the_right_spectrum_or_a_clear_error():
+    lam = spectrum(np.diag([1e308, 1e308]))
+    assert lam.tolist() == [1e308, 1e308]
+    assert eps_rank(lam, 1.0) == 2
+    assert eps_rank(np.diag([1e308, 1e308]), 1.0, kind="gram") == 2
+    phi = np.random.default_rng(0).standard_normal((50, 3))
+    big = spectrum_from_features(phi * 1e150, np.ones(50))
+    np.testing.assert_allclose(big, spectrum_from_features(phi, np.ones(50)) * 1e300, rtol=1e-12)
+    with pytest.raises(ValueError, match="overflows float64; rescale the features"):
+        spectrum_from_features(phi * 1e200, np.ones(50))

@@ -72,7 +72,7 @@ def test_theorem_3_1_errors_within_bounds(setup, method):
     assert res.coefficients.shape == (r, n - r)
     lam = res.eigenvalues
     if not np.any(np.abs(lam - eps) <= 1e-9 * lmax):
-        assert r == rankcore.eps_rank(M, eps)
+        assert r == rankcore.eps_rank(M, eps, kind="gram")
     # The theorem (with the documented rounding allowance tau).
     assert np.all(res.errors <= res.bounds_tol), (res.errors - res.bounds_tol).max()
     assert res.holds
@@ -206,13 +206,16 @@ def test_reuse_approximation_and_from_features():
     r1 = loss_lower_bound(M, Phi.T @ (w * u), float(w @ u ** 2), c, 1e-7)
     r2 = loss_lower_bound(M, Phi.T @ (w * u), float(w @ u ** 2), c, 1e-7, approximation=ap)
     r3 = loss_lower_bound_from_features(Phi, u, w, c, 1e-7)
-    for r in (r2, r3):
-        assert r.bound == pytest.approx(r1.bound, rel=1e-9, abs=1e-12)
-        assert r.sqrt_loss == pytest.approx(r1.sqrt_loss, rel=1e-9)
+    assert r2.bound == pytest.approx(r1.bound, rel=1e-9, abs=1e-12)
+    assert r2.sqrt_loss == pytest.approx(r1.sqrt_loss, rel=1e-9)
+    # The features path computes from R, the Gram path through M: they agree
+    # within the Gram path's rounding allowance.
+    assert abs(r3.bound - r1.bound) <= r1.tolerance + r3.tolerance
+    assert abs(r3.sqrt_loss - r1.sqrt_loss) <= r1.tolerance + r3.tolerance
     assert r3.rank == ap.rank and r3.eps == 1e-7
     Phi32 = Phi.astype(np.float32)
     r4 = loss_lower_bound_from_features(Phi32, u, w, c, 1e-7)
-    assert r4.approximation.rank == rankcore.eps_rank(rankcore.gram(Phi32, w), 1e-7)
+    assert r4.approximation.rank == rankcore.eps_rank(rankcore.gram(Phi32, w), 1e-7, kind="gram")
 
 
 def test_bad_input():
@@ -375,3 +378,59 @@ def test_residual_lower_bound_bad_input():
         rankcore.residual_lower_bound(lb, 0.0)
     with pytest.raises(ValueError, match="which must be one of"):
         rankcore.residual_lower_bound(lb, 1.0, which="tightest")
+
+
+# -- defects found by independent checks ------------------------------------
+
+def _legendre_rank12_set(seed=0, noise=3e-10):
+    """20 combinations of the first 12 Legendre polynomials plus tiny noise."""
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 200)
+    x = q.points[:, 0]
+    P = np.polynomial.legendre.legvander(x, 11) * np.sqrt(np.arange(12) + 0.5)
+    rng = np.random.default_rng(seed)
+    Phi = P @ rng.standard_normal((12, 20)) + noise * rng.standard_normal((x.size, 20))
+    return Phi, q
+
+
+def test_from_features_is_computed_from_the_features_not_the_gram_matrix():
+    # Through M = Phi^T W Phi the errors of Theorem 3.1 (about 1e-9 here)
+    # cancel to 0, sqrt_loss cancels to 0 and the "lower bound" exceeded the
+    # loss.  From R they are resolved.
+    Phi, q = _legendre_rank12_set()
+    w, x = q.weights, q.points[:, 0]
+    u = np.sin(14 * x) + np.abs(x)
+    sw = np.sqrt(w)
+    c = np.linalg.lstsq(sw[:, None] * Phi, sw * u, rcond=None)[0]
+    res = loss_lower_bound_from_features(Phi, u, w, c, 1e-12)
+    direct_loss = float(np.linalg.norm(sw * (Phi @ c - u)))
+    assert direct_loss > 1e-3
+    assert res.sqrt_loss == pytest.approx(direct_loss, rel=1e-6)
+    ap = res.approximation
+    assert ap.rank == rankcore.eps_rank(rankcore.spectrum_from_features(Phi, w), 1e-12)
+    assert ap.rank >= 12
+    resid = Phi[:, ap.others] - Phi[:, ap.indices] @ ap.coefficients
+    direct_err = np.linalg.norm(sw[:, None] * resid, axis=0)
+    assert np.all(direct_err > 1e-11)  # the noise is there, errors are not 0
+    np.testing.assert_allclose(ap.errors, direct_err, rtol=1e-6)
+    assert res.tolerance < 1e-3 * direct_loss  # |c| is about 1e8 here
+    for bound in (res.bound, res.bound_per_function, res.bound_exact):
+        assert bound <= direct_loss + res.tolerance
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_subset_approximation_rank_equals_eps_rank_at_an_eigenvalue(relative):
+    # eps set exactly to a computed eigenvalue: one (M, eps), one rank.
+    Phi, q = function_set("random", 12, 4)
+    M = _gram(Phi, q)
+    lam = rankcore.spectrum(M)
+    for k in range(1, 11):
+        eps = lam[k] / lam[0] if relative else lam[k]
+        expect = rankcore.eps_rank(lam, eps, relative=relative)
+        assert subset_approximation(M, eps, relative=relative).rank == expect
+
+
+def test_theory_warnings_point_at_the_callers_line():
+    M = np.diag([1.0, 0.5, -0.1])
+    with pytest.warns(rankcore.NegativeEigenvalueWarning) as rec:
+        subset_approximation(M, 1e-3)
+    assert rec[0].filename == __file__
