@@ -136,7 +136,7 @@ def worker_rankcore(cfg):
         out.update(rel_l2=float(np.linalg.norm(e) / np.linalg.norm(f(X))),
                    max_err=float(np.abs(e).max()))
         if kind == "ex32":
-            G = rankcore.gram(m.features(q.points), q.weights)
+            G = rankcore.gram(m.feature_matrix(q.points), q.weights)
             out["ranks"] = [int(rankcore.eps_rank(G, eps)) for eps in cfg["eps"]]
     out.update(assembly_s=m.assembly_time_, solve_s=m.solve_time_, total_s=t1 - t0,
                peak_mb=_rss_mb(), cond=m.cond_, residual=m.residual_,

@@ -14,8 +14,9 @@ from hypothesis import given, strategies as st
 
 import rankcore
 from rankcore import ELM, RFM
-from rankcore import _rfm_kernels as K
 from rankcore.rfm import IllConditionedWarning, NotFittedError
+from rankcore.rfm import _kernels as K
+from rankcore.rfm.assembly import continuity_rows
 
 PI = math.pi
 BOX2 = [(0.0, 1.0), (0.0, 1.0)]
@@ -28,6 +29,20 @@ def grid(box, n):
 
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def ev(m, X, sub, op):
+    """Basis values (op 0), Laplacians (op 1) or d/dx_a (op 2 + a) at X."""
+    d = X.shape[1]
+    unit = [tuple(int(i == a) for i in range(d)) for a in range(d)]
+    if op == 0:
+        alphas = [(0,) * d]
+    elif op == 1:
+        alphas = [tuple(2 * x for x in e) for e in unit]
+    else:
+        alphas = [unit[op - 2]]
+    return m.basis_.evaluate(np.ascontiguousarray(X), sub,
+                             [(a, np.ones(X.shape[0])) for a in alphas])
 
 
 # ------------------------------------------------------------- kernels ---
@@ -68,11 +83,11 @@ def test_kernel_derivatives_match_finite_differences(d, activation, pou):
     kinks = np.min(np.abs(np.abs(t)[..., None] - np.array([0.75, 1.25])), axis=-1)
     X = X[np.all(kinks.reshape(X.shape[0], -1) > 2e-3, axis=1)]
     assert X.shape[0] > 10
-    sub, _ = m._touching(X)
+    sub, _ = m.basis_.touching(X)
     h = 1e-5
 
     def vals(Y, op):
-        return m._eval(np.ascontiguousarray(Y), sub, op)
+        return ev(m, Y, sub, op)
 
     lap_fd = np.zeros_like(vals(X, 0))
     for a in range(d):
@@ -92,8 +107,8 @@ def _psi_sum(box, subdomains, X):
     m._setup()
     m.weights_[:] = 0.0  # cos(0) = 1: the feature values are psi_n itself
     m.biases_[:] = 0.0
-    sub, count = m._touching(X)
-    return m._eval(X, sub, 0)[..., 0].sum(axis=1), count
+    sub, count = m.basis_.touching(X)
+    return ev(m, X, sub, 0)[..., 0].sum(axis=1), count
 
 
 @given(n=st.lists(st.integers(1, 5), min_size=1, max_size=3),
@@ -113,12 +128,12 @@ def test_psi_b_overlap_touches_two_cells_psi_a_one():
     m._setup()
     # cell width 0.25, half-width r = 0.125; overlap r/4 = 0.03125 around 0.25
     X = np.array([[0.25], [0.25 + 0.03], [0.25 + 0.032], [0.125]])
-    sub, count = m._touching(X)
+    sub, count = m.basis_.touching(X)
     assert count.tolist() == [2, 2, 1, 1]
     assert sub[0, :2].tolist() == [0, 1]
     ma = RFM((0.0, 1.0), subdomains=4, features=3, pou="a", random_state=0)
     ma._setup()
-    sub, count = ma._touching(X)
+    sub, count = ma.basis_.touching(X)
     assert count.tolist() == [1, 1, 1, 1]
 
 
@@ -184,15 +199,17 @@ def test_psi_a_continuity_rows():
     for face, left in [(1 / 3, 0), (2 / 3, 1)]:
         Y = np.array([[face]])
         sub = np.array([[left, left + 1]])
-        v = m._eval(Y, sub, 0)[0]
-        dv = m._eval(Y, sub, 2)[0]
+        v = ev(m, Y, sub, 0)[0]
+        dv = ev(m, Y, sub, 2)[0]
         ul, ur = v[0] @ m.coef_[left], v[1] @ m.coef_[left + 1]
         dl, dr = dv[0] @ m.coef_[left], dv[1] @ m.coef_[left + 1]
         assert abs(ul - ur) < 1e-10 and abs(dl - dr) < 1e-8
     # one value block and one slope block per interior face
     m2 = RFM((0.0, 1.0), subdomains=3, features=20, pou="a", random_state=2)
     m2._setup()
-    assert len(m2._continuity_blocks()) == 2 * 2
+    assert len(continuity_rows(m2.basis_, np.full((1, 1), 2), 1, 4)) == 2 * 2
+    # a first-order equation needs the value only
+    assert len(continuity_rows(m2.basis_, np.full((1, 1), 1), 1, 4)) == 2
 
 
 def test_fit_data_matches_fit_function():
@@ -224,15 +241,15 @@ def test_features_shape_and_eps_rank_rfm_beats_elm():
         warnings.simplefilter("ignore", IllConditionedWarning)
         elm.fit_function(f)
         rfm.fit_function(f)
-    Fe, Fr = elm.features(q.points), rfm.features(q.points)
+    Fe, Fr = elm.feature_matrix(q.points), rfm.feature_matrix(q.points)
     assert Fe.shape == Fr.shape == (400, 64)
     # features are psi_n phi_nj: zero outside the support of psi_n
     outside = (q.points[:, 0] > -0.5 + 0.0625) & (q.points[:, 0] <= 1.0)
     assert np.all(Fr[outside, :8] == 0.0)
     np.testing.assert_allclose(Fr @ rfm.coef_.ravel(), rfm.predict(q.points), atol=1e-12)
     eps = 1e-8
-    re = rankcore.eps_rank(rankcore.gram(Fe, q.weights), eps)
-    rr = rankcore.eps_rank(rankcore.gram(Fr, q.weights), eps)
+    re = rankcore.eps_rank(rankcore.gram(Fe, q.weights), eps, kind="gram")
+    rr = rankcore.eps_rank(rankcore.gram(Fr, q.weights), eps, kind="gram")
     assert rr > re + 10  # measured 41 vs 8
 
 
@@ -337,7 +354,7 @@ def test_predict_errors():
     with pytest.raises(NotFittedError, match="not fitted"):
         m.predict([[0.5, 0.5]])
     with pytest.raises(NotFittedError):
-        m.features([[0.5, 0.5]])
+        m.feature_matrix([[0.5, 0.5]])
     m.fit_function(lambda x: x[:, 0] + x[:, 1])
     with pytest.raises(ValueError, match=r"outside the box.*point 1"):
         m.predict([[0.5, 0.5], [0.5, 1.2]])
@@ -347,7 +364,9 @@ def test_predict_errors():
         m.predict([[np.nan, 0.5]])
     with pytest.raises(ValueError, match="y must have shape"):
         m.fit(np.full((5, 2), 0.5), np.zeros(4))
-    assert isinstance(NotFittedError("x"), ValueError)
+    with pytest.raises(NotFittedError) as info:  # a ValueError, as sklearn's
+        RFM([(0, 1), (0, 1)], subdomains=2, features=10).predict([[0.5, 0.5]])
+    assert isinstance(info.value, ValueError) and "fit" in str(info.value)
 
 
 def test_failed_refit_leaves_the_fitted_model_untouched():

@@ -1,7 +1,8 @@
 """Numba kernels of the random feature method (RFM) and the ELM.
 
-Kernels never validate and never raise: :mod:`rankcore.rfm` checks every
-input and dispatches here with contiguous float64/int64 arrays.
+Kernels never validate and never raise: :mod:`rankcore.rfm.basis` and the
+model check every input and dispatch here with contiguous float64/int64
+arrays.
 
 Notation.  Subdomain ``n`` has centre ``c_n`` and half-width ``r_n`` (per
 coordinate); ``t = (x - c_n) / r_n`` maps it onto [-1, 1]^d.  A feature is
@@ -11,7 +12,8 @@ product of 1-D factors ``psi(t_i)``.  Codes:
 * activation: 0 tanh, 1 sin, 2 cos;
 * pou: 0 = psi_a (indicator of [-1, 1]), 1 = psi_b (smooth overlap of
   width r/4 on each side of the cell, see ``_psi_b``);
-* op: 0 values, 1 Laplacian, 2 + a first derivative along axis ``a``.
+* a derivative of order <= 2 is a pair of axes ``(ax1, ax2)``, -1 for none
+  (see ``evaluate_terms``).
 
 ``clamp[n, i, 0]`` (``clamp[n, i, 1]``) marks that subdomain ``n`` touches
 the low (high) face of the box in coordinate ``i``; psi_b is then held at 1
@@ -137,23 +139,32 @@ def _act(z, act):
 
 
 @njit(cache=True)
-def evaluate(X, sub, centers, radii, W, B, clamp, act, pou, op):
-    """Values (op 0), Laplacians (op 1) or d/dx_a (op 2 + a) of psi_n phi_nj.
+def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef):
+    """``sum_k coef[k, p] * D^(alpha_k) (psi_n phi_nj)(x_p)`` for every slot.
 
-    Parameters are those described in the module docstring; ``sub`` is
+    Term ``k`` is a derivative of total order <= 2 given by two axes:
+    ``ax1[k] = ax2[k] = -1`` is the value, ``ax1[k] = a, ax2[k] = -1`` is
+    d/dx_a, and ``ax1[k] = a, ax2[k] = b`` is d^2/(dx_a dx_b) (``a == b``
+    for a pure second derivative).  ``coef`` is (K, N).  The product rule
+    ``D_ab(psi phi) = psi_ab phi + psi_a phi_b + psi_b phi_a + psi phi_ab``
+    is used with the chain-rule factor ``1/r_n`` per derivative.  ``sub`` is
     (N, S) int64 with -1 padding.  Returns (N, S, J) float64 with zeros in
     padded slots.
     """
     N, d = X.shape
     S = sub.shape[1]
     J = W.shape[1]
+    K = ax1.shape[0]
     out = np.zeros((N, S, J))
     t = np.empty(d)
     pv = np.empty(d)
     pd1 = np.empty(d)
     pd2 = np.empty(d)
-    gpsi = np.empty(d)
     inv_r = np.empty(d)
+    P0 = np.empty(K)
+    Pa = np.empty(K)
+    Pb = np.empty(K)
+    Pab = np.empty(K)
     for p in range(N):
         for s_ in range(S):
             n = sub[p, s_]
@@ -169,38 +180,48 @@ def evaluate(X, sub, centers, radii, W, B, clamp, act, pou, op):
                 pv[i] = v
                 pd1[i] = a1 * inv_r[i]
                 pd2[i] = a2 * inv_r[i] * inv_r[i]
-            psi = 1.0
-            for i in range(d):
-                psi *= pv[i]
-            lap_psi = 0.0
-            for i in range(d):
-                g = pd1[i]
-                l2 = pd2[i]
-                for m in range(d):
-                    if m != i:
-                        g *= pv[m]
-                        l2 *= pv[m]
-                gpsi[i] = g
-                lap_psi += l2
+            # the partition function and its partials, times the coefficient
+            for k in range(K):
+                a = ax1[k]
+                b = ax2[k]
+                c = coef[k, p]
+                p0 = 1.0
+                pa = 1.0
+                pb = 1.0
+                pab = 1.0
+                for i in range(d):
+                    p0 *= pv[i]
+                    pa *= pd1[i] if i == a else pv[i]
+                    pb *= pd1[i] if i == b else pv[i]
+                    if i == a and i == b:
+                        pab *= pd2[i]
+                    elif i == a or i == b:
+                        pab *= pd1[i]
+                    else:
+                        pab *= pv[i]
+                P0[k] = c * p0
+                Pa[k] = c * pa
+                Pb[k] = c * pb
+                Pab[k] = c * pab
             for j in range(J):
                 z = B[n, j]
                 for i in range(d):
                     z += W[n, j, i] * t[i]
                 f0, f1, f2 = _act(z, act)
-                if op == 0:
-                    out[p, s_, j] = psi * f0
-                elif op == 1:
-                    kk = 0.0
-                    cross = 0.0
-                    for i in range(d):
-                        ki = W[n, j, i] * inv_r[i]
-                        kk += ki * ki
-                        cross += gpsi[i] * ki
-                    out[p, s_, j] = psi * f2 * kk + 2.0 * f1 * cross + f0 * lap_psi
-                else:
-                    a = op - 2
-                    ka = W[n, j, a] * inv_r[a]
-                    out[p, s_, j] = psi * f1 * ka + gpsi[a] * f0
+                acc = 0.0
+                for k in range(K):
+                    a = ax1[k]
+                    b = ax2[k]
+                    if a < 0:
+                        acc += P0[k] * f0
+                    elif b < 0:
+                        acc += Pa[k] * f0 + P0[k] * f1 * (W[n, j, a] * inv_r[a])
+                    else:
+                        ka = W[n, j, a] * inv_r[a]
+                        kb = W[n, j, b] * inv_r[b]
+                        acc += (Pab[k] * f0 + (Pa[k] * kb + Pb[k] * ka) * f1
+                                + P0[k] * ka * kb * f2)
+                out[p, s_, j] = acc
     return out
 
 

@@ -1,0 +1,143 @@
+"""Random features times a partition of unity on a grid of equal cells.
+
+``u(x) = sum_n psi_n(x) sum_j c_nj phi_nj(x)`` with
+``phi_nj(x) = sigma(k_nj . l_n(x) + b_nj)`` and ``l_n(x) = (x - c_n) / r_n``
+the map of cell ``n`` onto [-1, 1]^d; ``k_nj, b_nj ~ U(-R, R)``.  A
+:class:`Basis` holds the drawn parameters and evaluates any linear
+combination of derivatives of order <= 2 of its functions through the Numba
+kernels of :mod:`rankcore.rfm._kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels as _k
+
+__all__ = ["Basis", "ACTIVATIONS", "POUS", "alpha_axes"]
+
+# Activation names and their kernel codes (tanh, sin, cos: each has the
+# closed-form first and second derivatives the kernels need).
+ACTIVATIONS = {"tanh": 0, "sin": 1, "cos": 2}
+POUS = {"a": 0, "b": 1}
+
+
+def alpha_axes(alpha):
+    """The two kernel axes ``(ax1, ax2)`` of a multi-index of order <= 2.
+
+    ``-1`` stands for "no derivative": the value is ``(-1, -1)``,
+    ``d/dx_a`` is ``(a, -1)``, ``d^2/dx_a dx_b`` is ``(a, b)`` with
+    ``a <= b``.
+
+    Examples
+    --------
+    >>> alpha_axes((0, 0)), alpha_axes((1, 0)), alpha_axes((1, 1)), alpha_axes((0, 2))
+    ((-1, -1), (0, -1), (0, 1), (1, 1))
+    """
+    axes = [a for a, k in enumerate(alpha) for _ in range(k)]
+    axes += [-1] * (2 - len(axes))
+    return axes[0], axes[1]
+
+
+class Basis:
+    """The random features of an RFM on a box split into equal cells.
+
+    Parameters
+    ----------
+    box : ndarray, shape (d, 2)
+        Validated ``(lo, hi)`` pairs.
+    ncell : tuple of int
+        Cells per dimension.
+    features : int
+        Features per cell.
+    pou : {"a", "b"}
+    activation : {"tanh", "sin", "cos"}
+    scale : float
+        Weights and biases are drawn from U(-scale, scale).
+    rng : numpy.random.Generator
+
+    Attributes
+    ----------
+    centers, radii : ndarray, shape (n_cells, d)
+    weights : ndarray, shape (n_cells, features, d)
+    biases : ndarray, shape (n_cells, features)
+    clamp : ndarray of bool, shape (n_cells, d, 2)
+        The cell touches the low (high) face of the box in that coordinate;
+        psi_b is held at 1 on that side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = Basis(np.array([[0.0, 1.0]]), (2,), 3, "b", "tanh", 1.0,
+    ...           np.random.default_rng(0))
+    >>> X = np.array([[0.1], [0.5]])
+    >>> rows, cells, vals = b.pairs(X, [((0,), np.ones(2))])
+    >>> rows.tolist(), cells.tolist(), vals.shape
+    ([0, 1, 1], [0, 0, 1], (3, 3))
+    """
+
+    def __init__(self, box, ncell, features, pou, activation, scale, rng):
+        d = box.shape[0]
+        ncell_a = np.array(ncell, np.int64)
+        h = (box[:, 1] - box[:, 0]) / ncell_a
+        grids = np.meshgrid(*[np.arange(c) for c in ncell], indexing="ij")
+        cidx = np.stack([g.ravel() for g in grids], axis=1)  # C-order cells
+        n = cidx.shape[0]
+        self.box = box
+        self.dim = d
+        self.ncell = tuple(ncell)
+        self.n_cells = n
+        self.features = features
+        self.h = h
+        self.lo = np.ascontiguousarray(box[:, 0])
+        self.ncell_arr = ncell_a
+        self.strides = np.array([int(np.prod(ncell[i + 1:])) for i in range(d)], np.int64)
+        self.cell_index = cidx
+        self.centers = box[:, 0] + (cidx + 0.5) * h
+        self.radii = np.broadcast_to(h / 2.0, (n, d)).copy()
+        clamp = np.zeros((n, d, 2), np.bool_)
+        clamp[:, :, 0] = cidx == 0
+        clamp[:, :, 1] = cidx == ncell_a - 1
+        self.clamp = clamp
+        self.pou_code = POUS[pou]
+        self.act_code = ACTIVATIONS[activation]
+        self.weights = rng.uniform(-scale, scale, size=(n, features, d))
+        self.biases = rng.uniform(-scale, scale, size=(n, features))
+
+    @property
+    def max_touching(self):
+        """Most cells whose partition function is non-zero at one point."""
+        return 1 if self.pou_code == 0 else 2 ** self.dim
+
+    def touching(self, X, pou=None):
+        """Cells covering each point: ``(idx (N, S) padded with -1, count (N,))``."""
+        code = self.pou_code if pou is None else pou
+        return _k.touching(X, self.lo, self.h, self.ncell_arr, self.strides,
+                           code, self.max_touching if code else 1)
+
+    def evaluate(self, X, sub, terms):
+        """``sum_k coef_k D^(alpha_k)(psi_n phi_nj)`` at X for the cells ``sub``.
+
+        ``terms`` is a list of ``(alpha, coef)`` with ``coef`` an (N,) array.
+        Returns (N, S, features).
+        """
+        N = X.shape[0]
+        K = len(terms)
+        ax1 = np.empty(K, np.int64)
+        ax2 = np.empty(K, np.int64)
+        coef = np.empty((K, N))
+        for k, (alpha, c) in enumerate(terms):
+            ax1[k], ax2[k] = alpha_axes(alpha)
+            coef[k] = c
+        return _k.evaluate_terms(X, sub, self.centers, self.radii, self.weights,
+                                 self.biases, self.clamp, self.act_code,
+                                 self.pou_code, ax1, ax2, coef)
+
+    def pairs(self, X, terms, sub=None):
+        """Pair storage ``(rows, cells, values)`` of ``evaluate`` (see lstsq)."""
+        if sub is None:
+            sub, _ = self.touching(X)
+        vals = self.evaluate(X, sub, terms)
+        mask = sub >= 0
+        rows = np.nonzero(mask)[0].astype(np.int64)
+        return rows, sub[mask], vals[mask]

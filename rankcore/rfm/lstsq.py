@@ -1,0 +1,335 @@
+"""Least-squares solvers for block-sparse random-feature systems.
+
+A system is stored as *pairs*: entry ``p`` says that row ``rows[p]`` has the
+``J`` values ``vals[p]`` in the columns of block ``blocks[p]`` (columns
+``blocks[p]*J ... blocks[p]*J + J - 1``).  Every row of an RFM system touches
+only the few subdomains whose partition function covers its point, so the
+matrix is block sparse.
+
+Three solvers, all in float64:
+
+* ``"banded"`` -- block Householder QR.  Blocks are eliminated in increasing
+  index; at step ``n`` only the rows that touch block ``n`` (its new rows and
+  the rows left over from earlier steps that were coupled to it) take part:
+  a compact-WY Householder QR of their ``J`` pivot columns (``dgeqrt``),
+  applied to the rest of the front and to the right-hand side (``dgemqrt``).  Rows never touching block ``n`` are not
+  mixed in, which is what keeps the fill bounded.  It is a reordering of dense
+  Householder QR without pivoting, so it has the same backward stability, at
+  a fraction of the flops and memory.
+* ``"dense"`` -- Householder QR (LAPACK ``dgeqrf``/``dormqr``) of the whole
+  matrix, as the published RFM code does; ``scipy.linalg.lstsq`` (``gelsd``)
+  when there are fewer rows than unknowns.
+* ``"lsmr"`` -- scipy's LSMR on the CSR matrix with unit column scaling.
+  Cheap in memory, but on RFM systems (condition numbers of 1e12 and more) it
+  stalls far above machine precision; kept for comparison and huge systems.
+
+Each returns ``(x, cond)`` with ``x`` of shape ``(n_blocks, J)`` and ``cond``
+an estimate of the 1-norm condition number of the (row-scaled) matrix: for
+the QR solvers that of its triangular factor (``dtrcon`` for dense, Hager's
+estimator on the block factor for banded), for LSMR the estimate LSMR returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+import warnings
+
+from ._kernels import scatter_dense
+
+__all__ = ["UnderdeterminedBlock", "SOLVERS", "row_norms", "matvec", "to_csr",
+           "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
+           "solve_system", "hager_inverse_norm"]
+
+SOLVERS = ("auto", "banded", "dense", "lsmr")
+
+
+class UnderdeterminedBlock(Exception):
+    """A block has fewer coupled rows than unknowns: banded QR cannot pivot."""
+
+
+def row_norms(rows, vals, n_rows):
+    """2-norm of every row of a pair-stored matrix."""
+    sq = np.einsum("pj,pj->p", vals, vals)
+    return np.sqrt(np.bincount(rows, weights=sq, minlength=n_rows))
+
+
+def matvec(rows, blocks, vals, x, n_rows):
+    """A @ x for pair storage, ``x`` of shape (n_blocks, J)."""
+    contrib = np.einsum("pj,pj->p", vals, x[blocks])
+    return np.bincount(rows, weights=contrib, minlength=n_rows)
+
+
+def to_csr(rows, blocks, vals, n_rows, n_blocks):
+    """The pair-stored matrix as a scipy CSR matrix."""
+    P, J = vals.shape
+    cols = (blocks[:, None] * J + np.arange(J)[None, :]).ravel()
+    r = np.repeat(rows, J)
+    A = sp.csr_matrix((vals.ravel(), (r, cols)), shape=(n_rows, n_blocks * J))
+    A.sum_duplicates()
+    return A
+
+
+def to_dense(rows, blocks, vals, n_rows, n_blocks, extra_cols=0):
+    """Dense Fortran-ordered copy (with ``extra_cols`` zero columns appended)."""
+    J = vals.shape[1]
+    A = np.zeros((n_rows, n_blocks * J + extra_cols), order="F")
+    scatter_dense(A, rows.astype(np.int64), (blocks * J).astype(np.int64), vals)
+    return A
+
+
+def _geqrf(a):
+    qr, tau, _, info = lapack.dgeqrf(a, lwork=max(1, 64 * a.shape[1]), overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"dgeqrf failed with info={info}")
+    return qr, tau
+
+
+def _apply_qt(qr, tau, c):
+    """Q^T c in place (c Fortran-ordered 2-D)."""
+    lwork = max(1, 64 * c.shape[1])
+    out, _, info = lapack.dormqr("L", "T", qr, tau, c, lwork, overwrite_c=1)
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"dormqr failed with info={info}")
+    return out
+
+
+def _guard_diagonal(R):
+    """Replace exact zeros on the diagonal (exactly dependent columns).
+
+    An exact zero only happens for duplicated features; a tiny positive
+    pivot there gives the minimum-effect solution for that column instead of
+    inf/NaN, and the condition estimate still reports the singularity.
+    """
+    d = np.diagonal(R)
+    zero = d == 0
+    if zero.any():
+        scale = np.max(np.abs(d)) if np.any(~zero) else 1.0
+        idx = np.nonzero(zero)[0]
+        R[idx, idx] = np.finfo(np.float64).eps * scale
+    return R
+
+
+# ---------------------------------------------------------------- dense ---
+
+def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
+    J = vals.shape[1]
+    n = n_blocks * J
+    A = to_dense(rows, blocks, vals, n_rows, n_blocks, extra_cols=1)
+    A[:, -1] = rhs
+    if n_rows < n:
+        b = A[:, -1].copy()
+        Am = A[:, :-1]
+        x, _, rank, sv = sla.lstsq(Am, b, lapack_driver="gelsd")
+        cond = float(sv[0] / sv[-1]) if sv[-1] > 0 else np.inf
+        return x.reshape(n_blocks, J), cond
+    qr, tau = _geqrf(A[:, :n])
+    c = _apply_qt(qr, tau, A[:, n:])
+    R = _guard_diagonal(np.triu(qr[:n, :n]))
+    x = sla.solve_triangular(R, c[:n, 0], lower=False, check_finite=False)
+    rcond, info = lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+    cond = 1.0 / rcond if rcond > 0 else np.inf
+    return x.reshape(n_blocks, J), float(cond)
+
+
+# ------------------------------------------------------------- dispatch ---
+
+def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
+    """Solve the pair-stored least-squares system with the named solver.
+
+    ``"auto"`` is ``"banded"``, falling back to ``"dense"`` when a block is
+    coupled to fewer rows than it has unknowns (``"banded"`` given
+    explicitly does the same with a ``RuntimeWarning``).  Returns
+    ``(x, cond, solver_used)``; ``x`` has shape ``(n_blocks, J)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = np.array([0, 1, 2]); blocks = np.array([0, 0, 0])
+    >>> vals = np.array([[1.0], [1.0], [1.0]])
+    >>> x, cond, used = solve_system(rows, blocks, vals, np.array([1.0, 2.0, 3.0]), 3, 1)
+    >>> float(x[0, 0]), used
+    (2.0, 'banded')
+    """
+    used = "banded" if solver == "auto" else solver
+    if used == "banded":
+        try:
+            x, cond = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks)
+        except UnderdeterminedBlock:
+            if solver == "banded":
+                warnings.warn("a subdomain has fewer equations than features; "
+                              "banded QR needs more, using the dense solver",
+                              RuntimeWarning, stacklevel=3)
+            used = "dense"
+    if used == "dense":
+        x, cond = solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks)
+    elif used == "lsmr":
+        x, cond = solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks)
+    return x, float(cond), used
+
+
+# --------------------------------------------------------------- banded ---
+
+def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
+    """Block Householder QR exploiting the block sparsity (see module doc)."""
+    J = vals.shape[1]
+    big = np.iinfo(np.int64).max
+    rmin = np.full(n_rows, big, np.int64)
+    np.minimum.at(rmin, rows, blocks)
+    if np.any(rmin == big):
+        # an all-zero row carries no information; give it a harmless home
+        rmin[rmin == big] = 0
+    # pairs and rows grouped by the first block their row touches
+    pair_key = rmin[rows]
+    porder = np.argsort(pair_key, kind="stable")
+    pstart = np.searchsorted(pair_key[porder], np.arange(n_blocks + 1))
+    rorder = np.argsort(rmin, kind="stable")
+    rstart = np.searchsorted(rmin[rorder], np.arange(n_blocks + 1))
+
+    pieces = [[] for _ in range(n_blocks)]  # by smallest block: (cols, F)
+    factors = []
+    for n in range(n_blocks):
+        new_rows = rorder[rstart[n]:rstart[n + 1]]
+        psel = porder[pstart[n]:pstart[n + 1]]
+        cols = set(blocks[psel].tolist())
+        cols.add(n)
+        for pc, _ in pieces[n]:
+            cols.update(pc)
+        U = sorted(cols)
+        pos = {b: i for i, b in enumerate(U)}
+        m = new_rows.size + sum(F.shape[0] for _, F in pieces[n])
+        if m < J:
+            raise UnderdeterminedBlock(
+                f"block {n} is coupled to {m} rows but has {J} unknowns")
+        width = len(U) * J
+        F = np.zeros((m, width + 1), order="F")
+        # new rows
+        local = np.empty(n_rows, np.int64)
+        local[new_rows] = np.arange(new_rows.size)
+        posarr = np.array([pos.get(b, 0) for b in range(n_blocks)], np.int64) \
+            if n_blocks <= 4096 else None
+        pb = blocks[psel]
+        cpos = (posarr[pb] if posarr is not None
+                else np.array([pos[b] for b in pb.tolist()], np.int64)) * J
+        scatter_dense(F, local[rows[psel]], cpos, vals[psel])
+        F[:new_rows.size, -1] = rhs[new_rows]
+        r0 = new_rows.size
+        for pc, P in pieces[n]:
+            r1 = r0 + P.shape[0]
+            for k, b in enumerate(pc):
+                F[r0:r1, pos[b] * J:(pos[b] + 1) * J] = P[:, k * J:(k + 1) * J]
+            F[r0:r1, -1] = P[:, -1]
+            r0 = r1
+        pieces[n] = None  # free
+        # compact-WY QR of the whole panel (recursive dgeqrt3 inside, block
+        # size J): a handful of large level-3 calls instead of dgeqrf's
+        # column-by-column level-2 updates.  Measured on 4000 x 300 panels
+        # it is as fast single-threaded and 3x faster with 2 threads on a
+        # busy machine, where every threaded BLAS call pays a sync.
+        qr, T, info = lapack.dgeqrt(J, F[:, :J], overwrite_a=1)
+        if info != 0:  # pragma: no cover - LAPACK argument error
+            raise RuntimeError(f"dgeqrt failed with info={info}")
+        rest, info = lapack.dgemqrt(qr, T, F[:, J:], side="L", trans="T",
+                                    overwrite_c=1)
+        if info != 0:  # pragma: no cover
+            raise RuntimeError(f"dgemqrt failed with info={info}")
+        R = _guard_diagonal(np.triu(qr[:J, :J]))
+        factors.append((R, U[1:], np.ascontiguousarray(rest[:J, :-1]),
+                        rest[:J, -1].copy()))
+        if len(U) > 1 and m > J:
+            # a view: the next front copies it anyway
+            pieces[U[1]].append((U[1:], rest[J:, :]))
+        del F, qr, rest, T
+    x = np.zeros((n_blocks, J))
+    for n in range(n_blocks - 1, -1, -1):
+        R, U1, C, y = factors[n]
+        if U1:
+            y = y - C @ x[U1].ravel()
+        x[n] = sla.solve_triangular(R, y, lower=False, check_finite=False)
+    cond = _banded_cond(factors, n_blocks, J)
+    return x, cond
+
+
+def _banded_cond(factors, n_blocks, J):
+    """Hager's 1-norm condition estimate of the block upper-triangular R."""
+    colsum = np.zeros((n_blocks, J))
+    for n, (R, U1, C, _) in enumerate(factors):
+        colsum[n] += np.abs(R).sum(axis=0)
+        for k, b in enumerate(U1):
+            colsum[b] += np.abs(C[:, k * J:(k + 1) * J]).sum(axis=0)
+    normR = colsum.max()
+
+    def solve(v):  # R^{-1} v
+        x = np.zeros((n_blocks, J))
+        v = v.reshape(n_blocks, J)
+        for n in range(n_blocks - 1, -1, -1):
+            R, U1, C, _ = factors[n]
+            y = v[n] - (C @ x[U1].ravel() if U1 else 0.0)
+            x[n] = sla.solve_triangular(R, y, lower=False, check_finite=False)
+        return x.ravel()
+
+    def solve_t(w):  # R^{-T} w
+        w = w.reshape(n_blocks, J).copy()
+        z = np.zeros((n_blocks, J))
+        for n in range(n_blocks):
+            R, U1, C, _ = factors[n]
+            z[n] = sla.solve_triangular(R, w[n], trans="T", lower=False,
+                                        check_finite=False)
+            if U1:
+                upd = C.T @ z[n]
+                for k, b in enumerate(U1):
+                    w[b] -= upd[k * J:(k + 1) * J]
+        return z.ravel()
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        inv_norm = hager_inverse_norm(solve, solve_t, n_blocks * J)
+    return float(normR * inv_norm) if np.isfinite(inv_norm) else np.inf
+
+
+def hager_inverse_norm(solve, solve_t, n, max_iter=5):
+    """Estimate ||A^{-1}||_1 from solves with A and A^T (Hager/Higham)."""
+    x = np.full(n, 1.0 / n)
+    est = 0.0
+    for it in range(max_iter):
+        y = solve(x)
+        if not np.all(np.isfinite(y)):
+            return np.inf
+        new = np.abs(y).sum()
+        if it > 0 and new <= est:
+            break
+        est = new
+        xi = np.where(y >= 0, 1.0, -1.0)
+        z = solve_t(xi)
+        if not np.all(np.isfinite(z)):
+            return np.inf
+        j = int(np.argmax(np.abs(z)))
+        if it > 0 and np.abs(z[j]) <= z @ x:
+            break
+        x = np.zeros(n)
+        x[j] = 1.0
+    # Higham's alternating-sign vector guards against the rare bad cases
+    alt = np.array([(-1.0) ** i * (1.0 + i / max(n - 1, 1)) for i in range(n)])
+    y = solve(alt)
+    if np.all(np.isfinite(y)):
+        est = max(est, 2.0 * np.abs(y).sum() / (3.0 * n))
+    return est
+
+
+# ----------------------------------------------------------------- lsmr ---
+
+def solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks, *, tol=1e-15,
+               maxiter=None):
+    from scipy.sparse.linalg import lsmr  # only this path needs it
+
+    J = vals.shape[1]
+    A = to_csr(rows, blocks, vals, n_rows, n_blocks)
+    cn = np.sqrt(np.asarray(A.multiply(A).sum(axis=0)).ravel())
+    cn[cn == 0] = 1.0
+    A = A @ sp.diags(1.0 / cn)
+    out = lsmr(A, rhs, atol=tol, btol=tol, conlim=1e20,
+               maxiter=maxiter or 4 * A.shape[1])
+    x = out[0] / cn
+    return x.reshape(n_blocks, J), float(out[6])

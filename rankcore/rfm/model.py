@@ -1,0 +1,726 @@
+"""The RFM and ELM estimators: fit data, functions and linear or nonlinear PDEs.
+
+``u(x) = sum_n psi_n(x) sum_j c_nj phi_nj(x)`` (see :mod:`rankcore.rfm.basis`);
+with ``components=m`` every component has its own coefficients over the same
+basis.  A fit builds the block-sparse least-squares system of its equation
+blocks (:mod:`rankcore.rfm.assembly`) and solves it (:mod:`rankcore.rfm.lstsq`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+
+import numpy as np
+
+from . import assembly as _as
+from . import lstsq as _ls
+from .basis import ACTIVATIONS, POUS, Basis
+from .equations import (LinearBlock, callable_values, normalize_blocks,
+                        parse_key)
+from .._validate import (as_array, check_box, check_int_per_dim,
+                         check_positive_int, check_positive_scalar,
+                         check_weights, describe)
+
+__all__ = ["RFM", "ELM", "IllConditionedWarning", "NotFittedError",
+           "ConvergenceWarning", "DEFAULT_SCALE"]
+
+# A solve whose triangular factor has a 1-norm condition estimate above this
+# warns.  Random-feature bases are *meant* to be nearly dependent, so
+# estimates of 1e12..1e15 are the normal state of an accurate RFM solve
+# (Householder QR still reaches ~1e-11 errors there); beyond ~1/eps the
+# factor is numerically singular and the coefficients are no longer
+# determined by the data.
+COND_WARN = 1.0 / np.finfo(np.float64).eps
+# ... and it warns only when that singularity reaches the answer: when the
+# coefficients have grown so large that rounding in sum_j c_j phi_j exceeds
+# this relative size (see RFM.rounding_floor_).
+FLOOR_WARN = 1e-8
+_CHUNK = 8192
+# Default scale R per dimension of the box, chosen by bench/rfm_defaults.py
+# (the table is in docs/rfm.md).
+DEFAULT_SCALE = {1: 1.0, 2: 1.0, 3: 1.0}
+
+
+class IllConditionedWarning(RuntimeWarning):
+    """The least-squares solve was numerically singular."""
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """A nonlinear solve stopped before it converged; the model was left unchanged."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator method that needs a fitted model was called before fit."""
+
+
+def _atomic(method):
+    """Run a fit method so that a failure leaves the estimator as it was.
+
+    ``fit*`` draw a new basis before validating the callables and solving;
+    without this, an error half-way would leave new ``weights_`` next to
+    an old ``coef_``.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+    return wrapper
+
+
+class RFM:
+    """Random feature method with a partition of unity (scikit-learn style).
+
+    Parameters
+    ----------
+    box : sequence of (lo, hi) pairs, or one pair for 1-D
+        The domain, a box in 1, 2 or 3 dimensions.  For a time-dependent
+        problem time is the last coordinate.
+    subdomains : int or sequence of int
+        Number of cells per dimension (one int for all).  1 gives the ELM.
+    features : int
+        Random features *per subdomain* (4 x 4 subdomains with
+        ``features=300`` give 4800 unknowns per component).
+    pou : {"b", "a"}
+        Partition of unity.  ``"b"``: the smooth psi_b, overlapping a
+        quarter of the half-width into each neighbour and held at 1 on the
+        faces of the box, so that the psi_b sum to exactly 1 on the box.
+        ``"a"``: the indicator of each cell; continuity across interior faces
+        is imposed by extra least-squares rows (the value, and the normal
+        derivative where the equations are of second order in that
+        coordinate).
+    activation : {"tanh", "sin", "cos"}
+    scale : float or None
+        R: weights and biases are drawn from U(-R, R) and act on the local
+        coordinate in [-1, 1]^d.  None takes ``DEFAULT_SCALE[d]``, chosen per
+        dimension by measurement (``scale_`` is the value used).
+    solver : {"auto", "banded", "dense", "lsmr"}
+        Least-squares solver (see :mod:`rankcore.rfm.lstsq`).  ``"auto"`` is
+        the block Householder QR (``"banded"``), falling back to ``"dense"``
+        when a subdomain has fewer equations than features.
+    random_state : None, int or numpy.random.Generator
+        Seed of the random features (``numpy.random.default_rng``).
+    components : int
+        Number of unknown functions (a system); each has its own
+        coefficients over the same random features.
+
+    Attributes
+    ----------
+    coef_ : ndarray, shape (n_subdomains, features) or (n_subdomains, components, features)
+    cond_ : float
+        1-norm condition estimate of the row-scaled system's triangular
+        factor (LSMR: its own estimate).
+    residual_ : float
+        Relative residual ``||A c - b|| / ||b||`` of the row-scaled system.
+    rounding_floor_ : float
+        ``eps * max_x sum_j |c_j psi phi_j(x)| / max_x |u(x)|`` over the fit's
+        points: the relative rounding error that cancellation among the
+        coefficients puts into ``predict``.  A solve warns
+        (:class:`IllConditionedWarning`) when ``cond_ >= 1/eps`` *and*
+        ``rounding_floor_ >= 1e-8``.
+    n_unknowns_, n_equations_ : int
+    solver_ : str
+        The solver actually used.
+    scale_ : float
+        The scale R used.
+    assembly_time_, solve_time_ : float
+        Seconds spent assembling and solving the system.
+    centers_, radii_ : ndarray, shape (n_subdomains, d)
+    weights_ : ndarray, shape (n_subdomains, features, d)
+    biases_ : ndarray, shape (n_subdomains, features)
+    n_iter_, residual_history_ : int, list of float
+        Only after :meth:`fit_nonlinear`.
+    slab_models_, slab_edges_ : list of RFM, ndarray
+        Only after :meth:`fit_time_slabs`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore import RFM
+    >>> m = RFM([(0.0, 1.0)], subdomains=4, features=40, random_state=0)
+    >>> m = m.fit_function(lambda x: np.sin(3 * x[:, 0]))
+    >>> x = np.linspace(0, 1, 101)[:, None]
+    >>> bool(np.max(np.abs(m.predict(x) - np.sin(3 * x[:, 0]))) < 1e-8)
+    True
+    """
+
+    def __init__(self, box, subdomains=1, features=100, pou="b",
+                 activation="tanh", scale=None, solver="auto",
+                 random_state=None, components=1):
+        self.box = box
+        self.subdomains = subdomains
+        self.features = features
+        self.pou = pou
+        self.activation = activation
+        self.scale = scale
+        self.solver = solver
+        self.random_state = random_state
+        self.components = components
+
+    # ------------------------------------------------------------ setup ---
+    def _setup(self):
+        box = check_box(self.box, "box")
+        d = box.shape[0]
+        if d > 3:
+            raise ValueError(f"box must have 1, 2 or 3 dimensions, got {d}")
+        ncell = check_int_per_dim(self.subdomains, "subdomains", d)
+        J = check_positive_int(self.features, "features")
+        m = check_positive_int(self.components, "components")
+        if not isinstance(self.pou, str) or self.pou not in POUS:
+            raise ValueError(f"pou must be 'a' or 'b', got {self.pou!r}")
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+        R = DEFAULT_SCALE[d] if self.scale is None else \
+            check_positive_scalar(self.scale, "scale")
+        if not isinstance(self.solver, str) or self.solver not in _ls.SOLVERS:
+            raise ValueError(f"solver must be one of {_ls.SOLVERS}, got {self.solver!r}")
+        if isinstance(self.random_state, (bool, np.bool_)):
+            raise TypeError("random_state must be None, an int or a numpy "
+                            f"Generator, got {describe(self.random_state)}")
+        try:
+            rng = np.random.default_rng(self.random_state)
+        except (TypeError, ValueError) as exc:
+            raise TypeError("random_state must be None, an int >= 0 or a "
+                            f"numpy Generator, got {describe(self.random_state)}") from exc
+        for name in ("slab_models_", "slab_edges_", "n_iter_", "residual_history_"):
+            self.__dict__.pop(name, None)
+        basis = Basis(box, ncell, J, self.pou, self.activation, R, rng)
+        self.basis_ = basis
+        self.box_ = box
+        self.dim_ = d
+        self.subdomains_ = tuple(ncell)
+        self.n_subdomains_ = basis.n_cells
+        self.n_components_ = m
+        self.scale_ = R
+        self.centers_ = basis.centers
+        self.radii_ = basis.radii
+        self.weights_ = basis.weights
+        self.biases_ = basis.biases
+        self.n_unknowns_ = basis.n_cells * J * m
+
+    def _check_fitted(self, method):
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call a fit "
+                f"method (fit, fit_function, fit_poisson, fit_linear, ...) "
+                f"before {method}")
+
+    def _check_points(self, X, name="X"):
+        X = as_array(X, name, ndim=(1, 2))
+        d = self.dim_
+        if X.ndim == 1:
+            if d != 1:
+                raise ValueError(f"{name} must have shape (N, {d}), got {describe(X)}")
+            X = X[:, None]
+        if X.shape[1] != d:
+            raise ValueError(f"{name} must have shape (N, {d}), got {describe(X)}")
+        lo, hi = self.box_[:, 0], self.box_[:, 1]
+        tol = 1e-12 * (hi - lo)
+        out = np.any((X < lo - tol) | (X > hi + tol), axis=1)
+        if out.any():
+            i = int(np.argmax(out))
+            raise ValueError(
+                f"{name} has {int(out.sum())} points outside the box "
+                f"{self.box_.tolist()}; the first is point {i}: {X[i].tolist()}")
+        return np.ascontiguousarray(np.clip(X, lo, hi))
+
+    def _default_points(self):
+        return _as.default_points(self.basis_.features, self.dim_)
+
+    def _key(self, derivative, component):
+        d, m = self.dim_, self.n_components_
+        alpha = (0,) * d if derivative is None else derivative
+        if component is not None:
+            parse_key((component, alpha), d, m, "component/derivative")
+        return parse_key(alpha, d, 1, "derivative")[1]
+
+    # -------------------------------------------------------- public api --
+    def feature_matrix(self, X):
+        """The (N, M) feature matrix ``psi_n(x) phi_nj(x)``, M = n_subdomains * features.
+
+        Columns are ordered subdomain by subdomain (C order over the grid
+        of cells), so ``rankcore.gram(model.feature_matrix(q.points),
+        q.weights)`` is the Gram matrix of the basis on a quadrature ``q``.
+        After :meth:`fit_time_slabs` the columns of the slabs follow each
+        other.  Every component uses this same basis.
+
+        Raises
+        ------
+        NotFittedError
+            Before fitting (the random features are drawn by ``fit*``).
+        ValueError
+            If a point lies outside the box.
+        """
+        self._check_fitted("feature_matrix(X)")
+        X = self._check_points(X)
+        if hasattr(self, "slab_models_"):
+            from .timeslab import slab_feature_matrix
+            return slab_feature_matrix(self, X)
+        basis = self.basis_
+        J = basis.features
+        out = np.zeros((X.shape[0], basis.n_cells * J))
+        for s in range(0, X.shape[0], _CHUNK):
+            Xc = X[s:s + _CHUNK]
+            one = [((0,) * self.dim_, np.ones(Xc.shape[0]))]
+            rows, blocks, vals = basis.pairs(Xc, one)
+            cols = blocks[:, None] * J + np.arange(J)[None, :]
+            out[s + rows[:, None], cols] = vals
+        return out
+
+    def predict(self, X, derivative=None, component=None):
+        """The fitted function, or one of its derivatives, at points ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            Points inside the box.
+        derivative : tuple of d ints, optional
+            A multi-index of total order <= 2: ``(1, 0)`` is d/dx, ``(1, 1)``
+            d^2/dxdy, ``(0, 2)`` d^2/dy^2.  Default: the values.
+        component : int, optional
+            For ``components > 1``: which component; None gives all of them.
+
+        Returns
+        -------
+        ndarray, shape (N,), or (N, components) for a system with ``component=None``.
+
+        Raises
+        ------
+        NotFittedError
+            If called before fitting.
+        ValueError
+            If a point lies outside the box, ``X`` has the wrong shape, or the
+            derivative or component is malformed.
+        """
+        self._check_fitted("predict")
+        X = self._check_points(X)
+        alpha = self._key(derivative, component)
+        m = self.n_components_
+        if hasattr(self, "slab_models_"):
+            from .timeslab import slab_predict
+            return slab_predict(self, X, alpha, component)
+        comps = range(m) if component is None else [component]
+        out = np.empty((X.shape[0], len(comps)))
+        coef = self.coef_.reshape(self.n_subdomains_, -1)
+        for s in range(0, X.shape[0], _CHUNK):
+            Xc = X[s:s + _CHUNK]
+            sub, _ = self.basis_.touching(Xc)
+            for k, c in enumerate(comps):
+                rows, blocks, vals = _as.block_pairs(
+                    self.basis_, Xc, [(c, alpha, np.ones(Xc.shape[0]))], m, sub=sub)
+                out[s:s + Xc.shape[0], k] = _ls.matvec(rows, blocks, vals, coef,
+                                                       Xc.shape[0])
+        return out[:, 0] if (component is not None or m == 1) else out
+
+    @_atomic
+    def fit(self, X, y):
+        """Least-squares fit of data: minimise sum_k (u(x_k) - y_k)^2.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            Points inside the box.
+        y : array_like, shape (N,) or (N, 1); (N, components) for a system
+
+        Returns
+        -------
+        self
+        """
+        self._setup()
+        X = self._check_points(X)
+        y = as_array(y, "y", ndim=(1, 2))
+        m = self.n_components_
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.shape != (X.shape[0], m):
+            want = f"({X.shape[0]},)" if m == 1 else f"({X.shape[0]}, {m})"
+            raise ValueError(f"y must have shape {want} to match X, got {describe(y)}")
+        return self._fit_values(X, [y[:, c] for c in range(m)], None)
+
+    @_atomic
+    def fit_function(self, f, quadrature=None):
+        """Discrete L2 projection of ``f`` onto the basis.
+
+        Minimises ``sum_k w_k (u(x_k) - f(x_k))^2`` over a quadrature rule.
+
+        Parameters
+        ----------
+        f : callable
+            Vectorised: ``f(X)`` with X (N, d) returns (N,) or (N, 1).
+        quadrature : rankcore.Quadrature, optional
+            Default: composite Gauss-Legendre with the subdomain cells and
+            ``ceil((2 * features) ** (1/d))`` (at least 4) nodes per cell per
+            dimension, i.e. about twice as many points as unknowns per cell.
+
+        Returns
+        -------
+        self
+        """
+        self._setup()
+        if self.n_components_ != 1:
+            raise ValueError("fit_function fits one function: it needs "
+                             f"components=1, got components={self.components}")
+        if quadrature is None:
+            from ..quadrature import composite_gauss_legendre
+            quadrature = composite_gauss_legendre(self.box_, self.subdomains_,
+                                                  self._default_points())
+        pts = getattr(quadrature, "points", None)
+        w = getattr(quadrature, "weights", None)
+        if pts is None or w is None:
+            raise TypeError("quadrature must be a rankcore.Quadrature (points, "
+                            f"weights), got {describe(quadrature)}")
+        X = self._check_points(pts, "quadrature.points")
+        w = check_weights(w, "quadrature.weights", X.shape[0])
+        y = callable_values(f, X, "f")
+        return self._fit_values(X, [y], np.sqrt(w))
+
+    def _fit_values(self, X, ys, row_weight):
+        t0 = time.perf_counter()
+        zero = (0,) * self.dim_
+        one = np.ones(X.shape[0])
+        systems = [_as.linear_rows(self.basis_, LinearBlock(X, [(c, zero, one)], y, 1.0, c),
+                                   self.n_components_, "block", row_weight)
+                   for c, y in enumerate(ys)]
+        orders = np.full((self.n_components_, self.dim_), 2)
+        systems += _as.continuity_rows(self.basis_, orders, self.n_components_,
+                                       self._default_points())
+        return self._solve(systems, t0, X)
+
+    @_atomic
+    def fit_linear(self, equations):
+        """Solve linear equations given as blocks, in the least-squares sense.
+
+        Parameters
+        ----------
+        equations : list of blocks ``(X, terms, rhs)`` or ``(X, terms, rhs, weight)``
+            ``X`` (N, d) points inside the box; ``terms`` a dict mapping a
+            derivative multi-index ``alpha`` (d non-negative ints, total order
+            <= 2; ``(0,)*d`` is the value) to its coefficient, or, for
+            ``components > 1``, ``(component, alpha)`` to it; a coefficient
+            is a number, an (N,) array of values at X or a callable
+            ``X -> (N,)``.  ``rhs`` is an (N,) array, a number or a callable.
+            The block's equations are ``sum_alpha a_alpha(x) D^alpha u(x) =
+            rhs(x)`` at its points.  Every row is scaled to unit 2-norm, then
+            multiplied by the block's ``weight`` (default 1).  Interior
+            equations, Dirichlet, Neumann (``{(1, 0): n_x, (0, 1): n_y}``
+            with the normal per point), Robin, initial and interface
+            conditions are all such blocks.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a malformed block; the message names the block index, the
+            key and what was received.  Nothing fitted is changed.
+
+        Examples
+        --------
+        -u'' = pi^2 sin(pi x) on [0, 1], u(0) = 0, u'(1) = -pi:
+
+        >>> import numpy as np
+        >>> from rankcore import RFM
+        >>> x = np.linspace(0, 1, 200)[:, None]
+        >>> m = RFM([(0.0, 1.0)], subdomains=2, features=60, random_state=0)
+        >>> m = m.fit_linear([
+        ...     (x, {(2,): -1.0}, lambda X: np.pi ** 2 * np.sin(np.pi * X[:, 0])),
+        ...     (np.array([[0.0]]), {(0,): 1.0}, [0.0]),
+        ...     (np.array([[1.0]]), {(1,): 1.0}, [-np.pi])])
+        >>> bool(np.abs(m.predict(x) - np.sin(np.pi * x[:, 0])).max() < 1e-9)
+        True
+        """
+        self._setup()
+        blocks = normalize_blocks(equations, self.dim_, self.n_components_,
+                                  self._check_points)
+        t0 = time.perf_counter()
+        systems = self._linear_systems(blocks)
+        return self._solve(systems, t0, np.concatenate([b.X for b in blocks]))
+
+    def _linear_systems(self, blocks):
+        m = self.n_components_
+        systems = [_as.linear_rows(self.basis_, b, m) for b in blocks
+                   if isinstance(b, LinearBlock)]
+        orders = _as.equation_orders(blocks, self.dim_, m)
+        systems += _as.continuity_rows(self.basis_, orders, m, self._default_points())
+        return systems
+
+    def fit_poisson(self, f, g, points=None):
+        """Solve -Laplace(u) = f in the box, u = g on its boundary.
+
+        A thin layer over :meth:`fit_linear`.
+
+        Parameters
+        ----------
+        f, g : callable
+            Vectorised: take (N, d) arrays, return (N,) or (N, 1).
+        points : int, sequence of int, or (X_interior, X_boundary), optional
+            Collocation points.  An int (or one int per dimension) is the
+            number of points per subdomain per dimension: a uniform grid of
+            ``points * subdomains`` interior points per dimension (end points
+            excluded), and on each face of the box a grid with the same
+            counts including its edges.  Default ``ceil((2 * features) **
+            (1/d))`` (at least 4), about twice as many equations as unknowns
+            per cell.  A pair of arrays gives the points explicitly.
+
+        Returns
+        -------
+        self
+        """
+        box = check_box(self.box, "box")
+        d = box.shape[0]
+        if self.components != 1:
+            raise ValueError("fit_poisson solves a scalar equation: it needs "
+                             f"components=1, got components={self.components!r}")
+        J = check_positive_int(self.features, "features")
+        Xi, Xb = self.collocation_points(points, box=box, features=J)
+        fi = callable_values(f, Xi, "f")
+        gb = callable_values(g, Xb, "g")
+        lap = {tuple(2 * int(i == a) for i in range(d)): -1.0 for a in range(d)}
+        return self.fit_linear([(Xi, lap, fi), (Xb, {(0,) * d: 1.0}, gb)])
+
+    def collocation_points(self, points=None, *, box=None, features=None):
+        """Interior and boundary collocation points ``(X_interior, X_boundary)``.
+
+        ``points`` as for :meth:`fit_poisson`: points per subdomain per
+        dimension (int or one per dimension), a pair of arrays (returned
+        as they are), or None for the default ``max(4, ceil((2 *
+        features) ** (1/d)))``.  The interior grid excludes the end points;
+        each face gets a grid with the same counts including its edges.
+
+        Examples
+        --------
+        >>> from rankcore import RFM
+        >>> Xi, Xb = RFM([(0, 1), (0, 2)], subdomains=2).collocation_points(3)
+        >>> Xi.shape, Xb.shape
+        ((36, 2), (24, 2))
+        """
+        box = check_box(self.box, "box") if box is None else box
+        d = box.shape[0]
+        lo, hi = box[:, 0], box[:, 1]
+        if isinstance(points, tuple) and len(points) == 2 and not all(
+                isinstance(p, (int, np.integer)) for p in points):
+            return (as_array(points[0], "points[0] (interior)", ndim=2),
+                    as_array(points[1], "points[1] (boundary)", ndim=2))
+        J = check_positive_int(self.features, "features") if features is None else features
+        ncell = check_int_per_dim(self.subdomains, "subdomains", d)
+        per = check_int_per_dim(_as.default_points(J, d) if points is None else points,
+                                "points", d)
+        n = [per[i] * ncell[i] for i in range(d)]
+        axes = [_as.interior_grid_1d(lo[i], hi[i], n[i]) for i in range(d)]
+        Xi = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+        faces = []
+        for a in range(d):
+            other = [np.linspace(lo[i], hi[i], n[i]) for i in range(d) if i != a]
+            for side in (lo[a], hi[a]):
+                cols = [g.ravel() for g in np.meshgrid(*other, indexing="ij")] if other else []
+                cols.insert(a, np.full(cols[0].size if cols else 1, side))
+                faces.append(np.stack(cols, axis=1))
+        return np.ascontiguousarray(Xi), np.ascontiguousarray(np.concatenate(faces))
+
+    def fit_nonlinear(self, equations, max_iter=30, tol=1e-8, jacobian="auto"):
+        """Solve nonlinear equations by Gauss-Newton with line search and LM damping.
+
+        Parameters
+        ----------
+        equations : list of blocks
+            Linear blocks as in :meth:`fit_linear`, and nonlinear blocks
+            ``(X, residual, keys)`` or ``(X, residual, keys, weight)``: the
+            equations ``residual(X, D) = 0`` at the points X, where ``D[key]``
+            is the (N,) array of that derivative of the current solution at
+            X for every ``key`` listed in ``keys`` (keys spelled as in
+            :meth:`fit_linear` terms).  ``residual`` returns an (N,) array.
+        max_iter : int
+            Gauss-Newton iterations at most.
+        tol : float
+            Convergence when an accepted step changes the solution values
+            at the equation points by at most ``tol`` relative (2-norm).
+        jacobian : {"auto", "complex", "fd"}
+            How the partial derivatives dF/dD[key] are formed: ``"complex"``
+            calls ``residual`` with complex D (complex step, exact to
+            rounding); ``"fd"`` uses central differences (relative accuracy
+            about 1e-10 for smooth residuals); ``"auto"`` uses the complex
+            step and checks it once against central differences, falling
+            back to them if ``residual`` is not complex-safe.
+
+        Returns
+        -------
+        self
+            With ``n_iter_`` and ``residual_history_`` (the 2-norm of the
+            row-scaled residual before each iteration and at the end).
+            When the iteration does not converge a :class:`ConvergenceWarning`
+            is issued and the model is left as it was before the call.
+
+        Examples
+        --------
+        -u'' + u^3 = f on [0, 1] with u = sin(pi x) + 1/2:
+
+        >>> import numpy as np
+        >>> from rankcore import RFM
+        >>> u = lambda X: np.sin(np.pi * X[:, 0]) + 0.5
+        >>> f = lambda X: np.pi ** 2 * np.sin(np.pi * X[:, 0]) + u(X) ** 3
+        >>> x = np.linspace(0, 1, 200)[:, None]
+        >>> res = lambda X, D: -D[(2,)] + D[(0,)] ** 3 - f(X)
+        >>> m = RFM([(0.0, 1.0)], subdomains=2, features=60, random_state=0)
+        >>> m = m.fit_nonlinear([(x, res, [(0,), (2,)]),
+        ...                      (np.array([[0.0], [1.0]]), {(0,): 1.0}, [0.5, 0.5])])
+        >>> bool(np.abs(m.predict(x) - u(x)).max() < 1e-8), m.n_iter_ < 10
+        (True, True)
+        """
+        from .nonlinear import gauss_newton
+
+        saved = dict(self.__dict__)
+        try:
+            self._setup()
+            max_iter = check_positive_int(max_iter, "max_iter")
+            tol = check_positive_scalar(tol, "tol")
+            if jacobian not in ("auto", "complex", "fd"):
+                raise ValueError("jacobian must be 'auto', 'complex' or 'fd', "
+                                 f"got {jacobian!r}")
+            blocks = normalize_blocks(equations, self.dim_, self.n_components_,
+                                      self._check_points, nonlinear=True)
+            t0 = time.perf_counter()
+            res = gauss_newton(self, blocks, max_iter, tol, jacobian)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        if not res.converged:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            hist = ", ".join(f"{h:.2e}" for h in res.history[-6:])
+            warnings.warn(
+                f"fit_nonlinear did not converge in {res.n_iter} iterations "
+                f"(tol={tol:g}; last residual norms {hist}; last relative step "
+                f"{res.last_step:.2e}); the model was left as it was before the "
+                "call. Try more iterations, a better-posed problem or a larger tol",
+                ConvergenceWarning, stacklevel=2)
+            return self
+        self.n_iter_ = res.n_iter
+        self.residual_history_ = list(res.history)
+        self.jacobian_ = res.jacobian
+        self._store(res.coef, res.cond, res.solver, res.n_rows, res.residual,
+                    t0, res.t_solve, np.concatenate([b.X for b in blocks]))
+        return self
+
+    def fit_time_slabs(self, equations, slabs):
+        """Solve a space-time problem slab by slab along the last coordinate.
+
+        The box is cut into ``slabs`` equal slabs along t (the last
+        coordinate); each slab gets its own RFM with the full
+        ``subdomains`` grid and ``features`` (so the unknowns are ``slabs``
+        times those of one model), solved in turn.  Blocks whose points all
+        lie on the initial face ``t = t0`` are the initial conditions: slab
+        ``k > 0`` gets the same blocks at ``t = t_k`` with the right-hand
+        side taken from slab ``k - 1``'s solution (so an initial block on
+        ``u_t`` carries the time derivative, as the wave equation needs).
+        Every other block is split by its points' t (a point on an interface
+        goes to the later slab).
+
+        Parameters
+        ----------
+        equations : list of linear blocks, as for :meth:`fit_linear`
+        slabs : int
+            Number of slabs (1 is the same as :meth:`fit_linear`).
+
+        Returns
+        -------
+        self
+            ``slab_models_`` (the fitted RFM of each slab) and
+            ``slab_edges_``; ``predict`` and ``feature_matrix`` work across
+            the slabs.
+        """
+        from .timeslab import fit_slabs
+        return _atomic(fit_slabs)(self, equations, slabs)
+
+    # --------------------------------------------------------- internals --
+    def _rounding_floor(self, X):
+        """eps * max sum_j |c_j psi phi_j(x)| / max |u(x)| over points X (worst component)."""
+        m = self.n_components_
+        coef = self.coef_.reshape(self.n_subdomains_, -1)
+        zero = (0,) * self.dim_
+        sub, _ = self.basis_.touching(X)
+        worst = 0.0
+        for c in range(m):
+            rows, blocks, vals = _as.block_pairs(self.basis_, X, [(c, zero, np.ones(X.shape[0]))],
+                                                 m, sub=sub)
+            terms = vals * coef[blocks]
+            u = np.bincount(rows, weights=terms.sum(axis=1), minlength=X.shape[0])
+            a = np.bincount(rows, weights=np.abs(terms).sum(axis=1), minlength=X.shape[0])
+            umax = np.max(np.abs(u))
+            if umax > 0:
+                worst = max(worst, float(np.finfo(np.float64).eps * a.max() / umax))
+        return worst
+
+    def _solve(self, systems, t0, value_points):
+        rows, blocks, vals, rhs, n_rows = _as.stack(systems)
+        t1 = time.perf_counter()
+        coef, cond, used = _ls.solve_system(rows, blocks, vals, rhs, n_rows,
+                                            self.n_subdomains_, self.solver)
+        t2 = time.perf_counter()
+        if not np.all(np.isfinite(coef)):
+            raise FloatingPointError(
+                f"the least-squares solve produced non-finite coefficients "
+                f"(condition estimate {cond:.3e}); reduce features or scale")
+        r = _ls.matvec(rows, blocks, vals, coef, n_rows) - rhs
+        nb = np.linalg.norm(rhs)
+        res = float(np.linalg.norm(r) / nb) if nb > 0 else float(np.linalg.norm(r))
+        return self._store(coef, cond, used, n_rows, res, t0, t2 - t1, value_points,
+                           t_asm=t1 - t0)
+
+    def _store(self, coef, cond, used, n_rows, residual, t0, t_solve, value_points,
+               t_asm=None):
+        m = self.n_components_
+        J = self.basis_.features
+        self.coef_ = coef if m == 1 else coef.reshape(self.n_subdomains_, m, J)
+        self.cond_ = float(cond)
+        self.residual_ = residual
+        self.n_equations_ = int(n_rows)
+        self.solver_ = used
+        self.assembly_time_ = (time.perf_counter() - t0 - t_solve) if t_asm is None else t_asm
+        self.solve_time_ = t_solve
+        floor = self._rounding_floor(value_points)
+        self.rounding_floor_ = floor
+        if not cond < COND_WARN and not floor < FLOOR_WARN:
+            warnings.warn(
+                f"ill-conditioned least-squares solve: condition estimate "
+                f"{cond:.3e} >= 1/eps and the coefficients (max |c| = "
+                f"{np.max(np.abs(coef)):.3e}) cancel so much that rounding alone "
+                f"perturbs predictions by ~{floor:.1e} relative (relative "
+                f"residual {residual:.3e}); use fewer features, a larger "
+                f"scale or more subdomains", IllConditionedWarning, stacklevel=4)
+        return self
+
+
+class ELM(RFM):
+    """Extreme learning machine: an :class:`RFM` with one subdomain.
+
+    Parameters
+    ----------
+    box, features, activation, scale, solver, random_state, components
+        As for :class:`RFM` (``features`` is the total number of neurons).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore import ELM
+    >>> m = ELM([(0.0, 1.0)], features=30, random_state=0)
+    >>> m = m.fit_function(lambda x: np.exp(x[:, 0]))
+    >>> bool(abs(m.predict(np.array([[0.5]]))[0] - np.exp(0.5)) < 1e-8)
+    True
+    """
+
+    def __init__(self, box, features=100, activation="tanh", scale=None,
+                 solver="auto", random_state=None, components=1):
+        super().__init__(box, subdomains=1, features=features, pou="b",
+                         activation=activation, scale=scale, solver=solver,
+                         random_state=random_state, components=components)

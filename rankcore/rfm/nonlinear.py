@@ -1,0 +1,250 @@
+"""Gauss-Newton with a line search and Levenberg-Marquardt damping for RFM.
+
+A nonlinear block ``residual(X, D) = 0`` depends on the coefficients ``c``
+through the derivative values ``D[key] = Phi_key c``.  Its Jacobian is
+``sum_key diag(dF/dD[key]) Phi_key``: a linear block whose coefficients are
+the pointwise partials, so every Gauss-Newton step is one linear RFM solve
+with the same block-sparse structure and row scaling as :meth:`fit_linear`.
+
+Partials: complex step ``Im F(D + i h e_k) / h`` with ``h = 1e-30`` (exact to
+rounding, needs a residual written with complex-safe operations), or central
+differences with ``h_k = eps^(1/3) max(1, |D_k|)`` (relative accuracy about
+``eps^(2/3)``, i.e. 1e-10, for smooth residuals).  ``"auto"`` uses the
+complex step after checking it once per block against central differences.
+
+Step control: the full Gauss-Newton step is tried first and halved (up to 12
+times) until the sum of squared scaled residuals does not grow; when no
+step length helps, a damping ``lambda ||c_new - c||^2`` (Levenberg-Marquardt)
+is added and raised tenfold per failure, and lowered again after successes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import assembly as _as
+from . import lstsq as _ls
+from .equations import LinearBlock, NonlinearBlock
+
+__all__ = ["gauss_newton", "NewtonResult", "residual_partials"]
+
+_H_COMPLEX = 1e-30
+_CHECK_RTOL = 1e-5
+
+
+class NewtonResult(NamedTuple):
+    coef: np.ndarray
+    cond: float
+    solver: str
+    n_rows: int
+    residual: float
+    t_solve: float
+    history: list
+    n_iter: int
+    converged: bool
+    last_step: float
+    jacobian: str
+
+
+def _residual(block, D):
+    where = f"equations[{block.index}] residual"
+    N = block.X.shape[0]
+    F = block.residual(block.X, D)
+    F = np.asarray(F)
+    if F.shape == (N, 1):
+        F = F[:, 0]
+    if F.shape != (N,):
+        raise ValueError(f"{where} must return an array of shape ({N},) for {N} "
+                         f"points, got shape {F.shape}")
+    if F.dtype.kind not in "biufc":
+        raise TypeError(f"{where} must return numbers, got dtype {F.dtype}")
+    return F
+
+
+def _real_residual(block, D):
+    F = _residual(block, D)
+    if F.dtype.kind == "c":
+        F = F.real
+    F = F.astype(np.float64)
+    bad = np.nonzero(~np.isfinite(F))[0]
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"equations[{block.index}] residual returned a non-finite value "
+            f"{F[i]!r} at point {i} ({block.X[i].tolist()}) for the current "
+            "solution")
+    return F
+
+
+def _partials_fd(block, D):
+    out = np.empty((len(block.keys), block.X.shape[0]))
+    eps3 = np.finfo(np.float64).eps ** (1.0 / 3.0)
+    for k, key in enumerate(block.keys):
+        h = eps3 * np.maximum(1.0, np.abs(D[key]))
+        Dp = dict(D)
+        Dm = dict(D)
+        Dp[key] = D[key] + h
+        Dm[key] = D[key] - h
+        hh = Dp[key] - Dm[key]  # the step actually taken after rounding
+        out[k] = (_real_residual(block, Dp) - _real_residual(block, Dm)) / hh
+    return out
+
+
+def _partials_complex(block, D):
+    out = np.empty((len(block.keys), block.X.shape[0]))
+    base = {key: D[key].astype(np.complex128) for key in block.keys}
+    for k, key in enumerate(block.keys):
+        Dc = dict(base)
+        Dc[key] = base[key] + 1j * _H_COMPLEX
+        F = _residual(block, Dc)
+        if F.dtype.kind != "c":
+            raise TypeError("the residual returned real values for complex input")
+        out[k] = F.imag / _H_COMPLEX
+    if not np.all(np.isfinite(out)):
+        raise FloatingPointError("the complex step gave non-finite partials")
+    return out
+
+
+def residual_partials(block, D, mode):
+    """Partials ``dF/dD[key]`` (K, N) of one nonlinear block and the mode used.
+
+    ``mode`` is ``"complex"``, ``"fd"`` or ``"auto"`` (complex step checked
+    against central differences, which are used instead if they disagree
+    by more than 1e-5 relative or the residual is not complex-safe).
+    """
+    if mode == "fd":
+        return _partials_fd(block, D), "fd"
+    try:
+        P = _partials_complex(block, D)
+    except Exception as exc:  # the user's residual refused complex input
+        if mode == "complex":
+            raise TypeError(
+                f"equations[{block.index}] residual is not complex-safe ({exc}); "
+                "use jacobian='fd' or 'auto'") from exc
+        return _partials_fd(block, D), "fd"
+    if mode == "auto":
+        Pf = _partials_fd(block, D)
+        scale = max(np.abs(Pf).max(), np.abs(P).max(), 1e-300)
+        if np.abs(P - Pf).max() > _CHECK_RTOL * scale:
+            return Pf, "fd"
+    return P, "complex"
+
+
+def gauss_newton(model, blocks, max_iter, tol, jacobian):
+    """Run the iteration for a set-up model; returns a :class:`NewtonResult`."""
+    basis = model.basis_
+    m = model.n_components_
+    nb = model.n_subdomains_
+    J = basis.features
+    d = basis.dim
+    lin = [b for b in blocks if isinstance(b, LinearBlock)]
+    nl = [b for b in blocks if isinstance(b, NonlinearBlock)]
+    fixed = [_as.linear_rows(basis, b, m) for b in lin]
+    fixed += _as.continuity_rows(basis, _as.equation_orders(blocks, d, m), m,
+                                 _as.default_points(J, d))
+    lin_sys = _as.stack(fixed) if fixed else None
+    # the derivative features of every nonlinear block, once
+    feats = []
+    for b in nl:
+        N = b.X.shape[0]
+        sub, _ = basis.touching(b.X)
+        feats.append([_as.block_pairs(basis, b.X, [(c, a, np.ones(N))], m, sub=sub)
+                      for c, a in b.parsed])
+    allX = np.concatenate([b.X for b in blocks])
+    value_feats = [_as.block_pairs(basis, allX, [(c, (0,) * d, np.ones(allX.shape[0]))], m)
+                   for c in range(m)]
+
+    def derivs(coef, bi):
+        N = nl[bi].X.shape[0]
+        return {key: _ls.matvec(r, bl, v, coef, N)
+                for key, (r, bl, v) in zip(nl[bi].keys, feats[bi])}
+
+    def values(coef):
+        return np.concatenate([_ls.matvec(r, bl, v, coef, allX.shape[0])
+                               for r, bl, v in value_feats])
+
+    def merit(coef, scales):
+        total = 0.0
+        if lin_sys is not None:
+            rows, bl, v, rhs, n = lin_sys
+            total += float(np.sum((_ls.matvec(rows, bl, v, coef, n) - rhs) ** 2))
+        for bi, b in enumerate(nl):
+            F = _real_residual(b, derivs(coef, bi))
+            total += float(np.sum((scales[bi] * F) ** 2))
+        return total
+
+    coef = np.zeros((nb, m * J))
+    history = []
+    lam = 0.0
+    used_jac = set()
+    t_solve = 0.0
+    step = np.inf
+    cond, used, n_rows = np.inf, model.solver, 0
+    u_old = values(coef)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        systems = [] if lin_sys is None else [lin_sys[:4]]
+        scales = []
+        for bi, b in enumerate(nl):
+            D = derivs(coef, bi)
+            F = _real_residual(b, D)
+            P, how = residual_partials(b, D, jacobian)
+            used_jac.add(how)
+            N = b.X.shape[0]
+            terms = [(c, a, P[k]) for k, (c, a) in enumerate(b.parsed)]
+            rows, bl, v = _as.block_pairs(basis, b.X, terms, m)
+            # the Jacobian rows J c_new = J c - F, scaled to unit row norm
+            rhs = _ls.matvec(rows, bl, v, coef, N) - F
+            norms = _ls.row_norms(rows, v, N)
+            s = b.weight * np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 1.0)
+            v *= s[rows][:, None]
+            systems.append((rows, bl, v, rhs * s))
+            scales.append(s)
+        phi0 = merit(coef, scales)
+        history.append(float(np.sqrt(phi0)))
+        if lam > 0:
+            k = np.arange(nb * m * J)
+            systems.append((k, k // (m * J), np.sqrt(lam) * np.eye(m * J)[k % (m * J)],
+                            np.sqrt(lam) * coef.ravel()))
+        rows, bl, v, rhs, n_rows = _as.stack(systems)
+        t1 = time.perf_counter()
+        new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver)
+        t_solve += time.perf_counter() - t1
+        if not np.all(np.isfinite(new)):
+            lam = max(10.0 * lam, 1e-6)
+            continue
+        delta = new - coef
+        accepted = False
+        alpha = 1.0
+        for _ in range(12):
+            trial = coef + alpha * delta
+            try:
+                phi = merit(trial, scales)
+            except ValueError:  # non-finite residual on the way: shorter step
+                phi = np.inf
+            if phi <= phi0 * (1.0 + 1e-12):
+                accepted = True
+                break
+            alpha *= 0.5
+        if not accepted:
+            lam = max(10.0 * lam, 1e-6)
+            continue
+        lam = lam / 10.0 if lam > 1e-9 else 0.0
+        coef = trial
+        u_new = values(coef)
+        step = float(np.linalg.norm(u_new - u_old) / max(np.linalg.norm(u_new), 1e-300))
+        u_old = u_new
+        if step <= tol:
+            converged = True
+            break
+    final = merit(coef, scales) if nl or lin_sys is not None else 0.0
+    history.append(float(np.sqrt(final)))
+    res = history[-1] / history[0] if history[0] > 0 else history[-1]
+    how = "complex" if used_jac == {"complex"} else ("fd" if used_jac == {"fd"} else
+                                                      "mixed" if used_jac else jacobian)
+    return NewtonResult(coef, float(cond), used, int(n_rows), float(res), t_solve,
+                        history, it, converged, step, how)
