@@ -11,8 +11,10 @@ its spectrum, to a crash-safe HDF5 snapshot file that
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -22,127 +24,108 @@ import rankcore
 from rankcore._validate import as_int, check_positive_int, describe
 from rankcore.snapshots import SnapshotWriter, _as_real, _attr_value, _check_name
 
-__all__ = ["SnapshotRecorder", "record_checkpoints", "default_layer"]
+from .capture import capture, default_layer, is_rank_zero, resolve_layers, unwrap_model
 
-_INPUT_SUFFIX = ":input"
+__all__ = ["SnapshotRecorder", "record_checkpoints", "default_layer", "DEFAULT_EPS",
+           "metric_name", "progress_bar", "eps_tuple"]
 
-
-def _unwrap(model):
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {describe(model)}")
-    ddp = torch.nn.parallel.DistributedDataParallel
-    while isinstance(model, ddp) or type(model).__name__ in (
-            "DistributedDataParallel", "DataParallel"):
-        model = model.module
-    return model
+#: Tolerances mirrored to loggers unless ``eps=`` is given (absolute by default).
+DEFAULT_EPS = (1e-3, 1e-6)
 
 
-def _is_writer_rank():
-    """True unless a torch.distributed process group says we are not rank 0."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank() == 0
-    return True
-
-
-def default_layer(model):
-    """Name of the layer recorded by default: the input of the last ``nn.Linear``.
-
-    The last ``nn.Linear`` in ``model.named_modules()`` order is taken as the
-    output layer; its input are the neurons of the last hidden layer.  The name
-    returned is ``"<module name>:input"``.
-
-    Raises
-    ------
-    ValueError
-        If the model has no ``nn.Linear`` module.
+def eps_tuple(eps):
+    """``eps`` as a tuple of finite positive floats (one value or several).
 
     Examples
     --------
-    >>> import torch
-    >>> from bridge import default_layer
-    >>> default_layer(torch.nn.Sequential(torch.nn.Linear(1, 4), torch.nn.Tanh(),
-    ...                                   torch.nn.Linear(4, 1)))
-    '2:input'
+    >>> from bridge.recorder import eps_tuple
+    >>> eps_tuple(1e-3), eps_tuple([1e-2, 1e-4])
+    ((0.001,), (0.01, 0.0001))
     """
-    model = _unwrap(model)
-    last = None
-    for name, mod in model.named_modules():
-        if isinstance(mod, torch.nn.Linear):
-            last = name
-    if last is None:
-        raise ValueError(
-            "model has no nn.Linear module, so there is no default layer; pass "
-            "layers=[...] with module names from model.named_modules()")
-    return (last or "<root>") + _INPUT_SUFFIX
+    vals = [eps] if isinstance(eps, numbers.Real) else eps
+    try:
+        if isinstance(vals, (str, bytes)):
+            raise TypeError
+        vals = list(vals)
+        if any(isinstance(e, (bool, np.bool_)) for e in vals):
+            raise TypeError
+        vals = [float(e) for e in vals]
+    except (TypeError, ValueError):
+        raise TypeError(f"eps must be a positive number or a sequence of them, got "
+                        f"{describe(eps)}") from None
+    if not vals or not all(math.isfinite(e) and e > 0 for e in vals):
+        raise ValueError(f"eps must be finite and > 0 (one or several values), got "
+                         f"{eps!r}")
+    return tuple(vals)
 
 
-def _resolve_layers(model, layers):
-    """[(layer key, module, capture input?)] for the requested layer names."""
-    if layers is None:
-        layers = [default_layer(model)]
-    elif isinstance(layers, str):
-        layers = [layers]
-    modules = dict(model.named_modules())
-    out, seen = [], set()
-    for key in layers:
-        if not isinstance(key, str):
-            raise TypeError(f"layers must be module names (str), got {describe(key)}")
-        name, is_input = key, False
-        if key.endswith(_INPUT_SUFFIX):
-            name, is_input = key[:-len(_INPUT_SUFFIX)], True
-        mod_name = "" if name == "<root>" else name
-        if mod_name not in modules:
-            avail = [n for n in modules if n][:20]
-            raise ValueError(
-                f"layers: no module named {name!r} in the model; names are those of "
-                f"model.named_modules(), e.g. {avail} (append ':input' to record "
-                f"a module's input instead of its output)")
-        if key in seen:
-            raise ValueError(f"layers names {key!r} twice")
-        seen.add(key)
-        out.append((key, modules[mod_name], is_input))
-    return out
+def progress_bar(iterable, progress=None, **kwargs):
+    """``iterable`` wrapped in a tqdm bar on stderr, or unchanged.
+
+    ``progress=None`` shows the bar only when stderr is a terminal, ``False``
+    never (tqdm is then not needed), ``True`` always.
+
+    Examples
+    --------
+    >>> from bridge.recorder import progress_bar
+    >>> list(progress_bar(range(3), False))
+    [0, 1, 2]
+    """
+    if progress is False:
+        return iterable
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {describe(progress)}")
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if progress:
+            raise ImportError("progress bars need tqdm: pip install tqdm "
+                              "(or pip install rankcore[plot])") from None
+        return iterable
+    return tqdm(iterable, disable=None if progress is None else not progress,
+                file=sys.stderr, **kwargs)
 
 
-class _Capture:
-    """Forward hooks that keep the latest input/output of the chosen modules."""
+def metric_name(layer, eps):
+    """Logger name of the ε-rank of ``layer`` at ``eps``: ``eps_rank/<layer>/<eps:g>``.
 
-    def __init__(self, specs):
-        self.specs = specs
-        self.values = {}
-        self.handles = []
+    Examples
+    --------
+    >>> from bridge.recorder import metric_name
+    >>> metric_name("features", 1e-3), metric_name("features", 1e-6)
+    ('eps_rank/features/0.001', 'eps_rank/features/1e-06')
+    """
+    return f"eps_rank/{layer}/{eps:g}"
 
-    def __enter__(self):
-        for key, mod, is_input in self.specs:
-            if is_input:
-                h = mod.register_forward_pre_hook(self._pre(key))
-            else:
-                h = mod.register_forward_hook(self._post(key))
-            self.handles.append(h)
-        return self
 
-    def _store(self, key, t):
-        if isinstance(t, (tuple, list)):
-            t = t[0] if len(t) else None
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"layer {key!r} produced {describe(t)}, not a tensor")
-        self.values[key] = t
+class _Mirror:
+    """Forward ε-ranks (and spectra) to SummaryWriters and ``(name, value, step)`` callables."""
 
-    def _pre(self, key):
-        def hook(module, args):
-            self._store(key, args)
-        return hook
+    def __init__(self, loggers):
+        if loggers is None:
+            loggers = []
+        elif callable(loggers) or hasattr(loggers, "add_scalar"):
+            loggers = [loggers]
+        self.loggers = list(loggers)
+        for i, lg in enumerate(self.loggers):
+            if not (hasattr(lg, "add_scalar") or callable(lg)):
+                raise TypeError(
+                    f"loggers[{i}] must be a torch.utils.tensorboard.SummaryWriter (an "
+                    f"object with add_scalar) or a callable (name, value, step), got "
+                    f"{describe(lg)}")
 
-    def _post(self, key):
-        def hook(module, args, output):
-            self._store(key, output)
-        return hook
-
-    def __exit__(self, *exc):
-        for h in self.handles:
-            h.remove()
-        self.handles.clear()
+    def __call__(self, step, ranks, spectra, eps):
+        for lg in self.loggers:
+            for layer, r in ranks.items():
+                for e, v in zip(eps, r):
+                    if hasattr(lg, "add_scalar"):
+                        lg.add_scalar(metric_name(layer, e), int(v), step)
+                    else:
+                        lg(metric_name(layer, e), int(v), step)
+                lam = spectra[layer]
+                if hasattr(lg, "add_histogram") and np.any(lam > 0):
+                    lg.add_histogram(f"spectrum_log10/{layer}", np.log10(lam[lam > 0]),
+                                     step)
 
 
 class SnapshotRecorder:
@@ -154,8 +137,9 @@ class SnapshotRecorder:
 
     Parameters
     ----------
-    path : str or os.PathLike
-        HDF5 file to create (see ``docs/snapshot-format.md``).
+    path : str or os.PathLike or None
+        HDF5 file to create (see ``docs/snapshot-format.md``).  ``None``
+        writes no file: the ε-ranks only go to ``loggers``.
     model : torch.nn.Module
         The model; a DistributedDataParallel wrapper is unwrapped.  It must
         accept a tensor of shape (B, d) of quadrature points.
@@ -164,8 +148,10 @@ class SnapshotRecorder:
     layers : str or list of str, optional
         Module names from ``model.named_modules()``; the module's *output* is
         recorded, or its *input* with the suffix ``":input"``.  Default: the
-        input of the last ``nn.Linear``, i.e. the last hidden layer
-        (see :func:`default_layer`).
+        module named by the model's ``last_hidden`` attribute (``"features"``
+        for ``bridge.MLP``, ``ModifiedMLP`` and ``PirateNet``), else the
+        input of the last ``nn.Linear``, i.e. the last hidden layer (see
+        :func:`default_layer`).
     every : int
         Record only steps that are multiples of ``every``.
     store_features : bool
@@ -185,15 +171,24 @@ class SnapshotRecorder:
         More root attributes (str, int, float, bool values).
     overwrite : bool
         Replace an existing file.
+    loggers : sequence, optional
+        Where to mirror each snapshot's ε-ranks: a
+        ``torch.utils.tensorboard.SummaryWriter`` (scalars
+        ``eps_rank/<layer>/<eps>`` and the histogram
+        ``spectrum_log10/<layer>`` of log10 of the positive eigenvalues) or
+        any callable ``(name, value, step)`` (MLflow, W&B, a list's append).
+    eps : float or sequence of float
+        Tolerances of the mirrored ε-ranks (default ``(1e-3, 1e-6)``).
+    relative : bool
+        Mirror ranks that count λ > ε·λ_max instead of λ > ε.
 
     Notes
     -----
-    Features are computed under ``torch.no_grad()`` in ``eval()`` mode, after
-    which every module's ``training`` flag and the CPU and CUDA RNG states are
-    restored, so training is undisturbed.  Each batch of features is cast to
-    float64 before ``M += (F * w)ᵀ F``, so no float32/TF32 product is ever
-    used; only M (n × n) leaves the device.  The spectrum is then computed on
-    the host with :func:`rankcore.spectrum`, so that stored spectra follow the
+    Features come from :func:`bridge.capture` (no gradients, ``eval()``
+    mode, training flags and RNG states restored, float64 accumulation on
+    the model's device; only M leaves the device).  The recorder checks each
+    Gram matrix once for finiteness and computes its spectrum on the host
+    with :func:`rankcore.spectrum`, so that stored spectra follow the
     library's one convention (descending, round-off negatives clipped) and
     equal what ``rankcore.spectrum(run.grams())`` gives offline.
 
@@ -210,33 +205,43 @@ class SnapshotRecorder:
     ...                             torch.nn.Linear(8, 1))
     >>> q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 32)
     >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
-    >>> with bridge.SnapshotRecorder(path, model, q, every=5) as rec:
+    >>> seen = []
+    >>> with bridge.SnapshotRecorder(path, model, q, every=5,
+    ...                              loggers=[lambda *a: seen.append(a)]) as rec:
     ...     for step in range(11):
     ...         _ = rec.record(step, loss=1.0 / (step + 1))
     >>> with rankcore.open_run(path) as run:
     ...     print(run.layers, run.steps.tolist(), run.spectra().shape)
     ['2:input'] [0, 5, 10] (3, 8)
+    >>> [(name, step) for name, _, step in seen[:2]]
+    [('eps_rank/2:input/0.001', 0), ('eps_rank/2:input/1e-06', 0)]
     """
 
     def __init__(self, path, model, quadrature, layers=None, every=1, *,
                  store_features=False, store_gram=True, scalars=None,
-                 batch_size=8192, seed=None, metadata=None, overwrite=False):
+                 batch_size=8192, seed=None, metadata=None, overwrite=False,
+                 loggers=None, eps=DEFAULT_EPS, relative=False):
         if not isinstance(quadrature, rankcore.Quadrature):
             raise TypeError(
                 f"quadrature must be a rankcore.Quadrature, got {describe(quadrature)}")
-        self.path = os.fspath(path)
-        self.model = _unwrap(model)
+        self.path = None if path is None else os.fspath(path)
+        self.model = unwrap_model(model)
         self.quadrature = quadrature
         self.every = check_positive_int(every, "every")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.store_features = bool(store_features)
         self.store_gram = bool(store_gram)
-        self._specs = _resolve_layers(self.model, layers)
-        self.layers = [k for k, _, _ in self._specs]
+        self.layers = [k for k, _, _ in resolve_layers(self.model, layers)]
         self._scalars = None if scalars is None else [str(s) for s in scalars]
         self._overwrite = bool(overwrite)
-        self.active = _is_writer_rank()
-        if self.active and os.path.exists(self.path) and not overwrite:
+        self.eps = eps_tuple(eps)
+        if not isinstance(relative, (bool, np.bool_)):
+            raise TypeError(f"relative must be a bool, got {describe(relative)}")
+        self.relative = bool(relative)
+        self._mirror = _Mirror(loggers)
+        self.active = is_rank_zero()
+        if (self.active and self.path is not None and os.path.exists(self.path)
+                and not overwrite):
             raise FileExistsError(
                 f"path {self.path!r} exists; pass overwrite=True to replace it")
         meta = {
@@ -261,19 +266,13 @@ class SnapshotRecorder:
         meta.update(metadata or {})
         self._meta = meta
         self._writer = None
+        self._closed = False
         self._created = False  # whether this recorder created self.path
-        self._final_count = 0
+        self._count = 0
         self._start = time.time()
-        self._points = None  # quadrature points on the device, built lazily
+        self._points = None  # quadrature points and weights on the device
 
     # ------------------------------------------------------------------
-    def _device_and_dtype(self):
-        for p in self.model.parameters():
-            return p.device, (p.dtype if p.is_floating_point() else torch.float32)
-        for b in self.model.buffers():
-            return b.device, torch.float32
-        return torch.device("cpu"), torch.float32
-
     def compute(self):
         """Evaluate the layers on the quadrature: Gram matrices (and features).
 
@@ -283,50 +282,19 @@ class SnapshotRecorder:
         features : dict of str to ndarray (N, n) or None
             Only when ``store_features`` is set.
         """
-        model = self.model
-        device, dtype = self._device_and_dtype()
-        if self._points is None or self._points[0] != (device, dtype):
-            pts = torch.tensor(self.quadrature.points, dtype=dtype, device=device)
-            w = torch.tensor(self.quadrature.weights, dtype=torch.float64, device=device)
-            self._points = ((device, dtype), pts, w)
+        p = next(iter(self.model.parameters()), None)
+        key = (p.device, p.dtype) if p is not None else None
+        if self._points is None or self._points[0] != key:
+            dev = p.device if p is not None else "cpu"
+            dt = p.dtype if p is not None and p.is_floating_point() else torch.float32
+            self._points = (key,
+                            torch.tensor(self.quadrature.points, dtype=dt, device=dev),
+                            torch.tensor(self.quadrature.weights, dtype=torch.float64,
+                                            device=dev))
         _, pts, w = self._points
-        modes = [(m, m.training) for m in model.modules()]
-        cpu_rng = torch.get_rng_state()
-        cuda_rng = (torch.cuda.get_rng_state(device)
-                    if device.type == "cuda" else None)
-        acc = {k: None for k in self.layers}
-        feats = {k: [] for k in self.layers} if self.store_features else None
-        try:
-            model.eval()
-            with torch.no_grad(), _Capture(self._specs) as cap:
-                N = pts.shape[0]
-                for s in range(0, N, self.batch_size):
-                    cap.values.clear()
-                    model(pts[s:s + self.batch_size])
-                    for key in self.layers:
-                        if key not in cap.values:
-                            raise RuntimeError(
-                                f"layer {key!r} was not reached by the forward pass")
-                        F = cap.values[key]
-                        F = F.reshape(F.shape[0], -1)
-                        if feats is not None:
-                            feats[key].append(F.detach().to("cpu"))
-                        F64 = F.to(torch.float64)
-                        part = (F64 * w[s:s + F.shape[0], None]).T @ F64
-                        acc[key] = part if acc[key] is None else acc[key] + part
-        finally:
-            for m, mode in modes:
-                m.training = mode
-            torch.set_rng_state(cpu_rng)
-            if cuda_rng is not None:
-                torch.cuda.set_rng_state(cuda_rng, device)
-        grams = {}
-        for key, M in acc.items():
-            M = 0.5 * (M + M.T)  # exact symmetry against summation-order round-off
-            grams[key] = M.cpu().numpy()
-        if feats is not None:
-            feats = {k: torch.cat(v).numpy() for k, v in feats.items()}
-        return grams, feats
+        out = capture(self.model, pts, self.layers, weights=w,
+                      features=self.store_features, batch_size=self.batch_size)
+        return out.grams, out.features
 
     def _open(self, grams, feats, scalars):
         names = self._scalars if self._scalars is not None else list(scalars)
@@ -357,48 +325,85 @@ class SnapshotRecorder:
         step = as_int(step, "step")
         if not self.active or step % self.every:
             return False
-        if self._writer is False:
+        if self._closed:
             raise ValueError("the recorder is closed")
-        wall = time.time() - self._start
         # Checked before the forward pass; one-element tensors are accepted.
+        loss, scalars = self._values(loss, scalars)
+        grams, feats = self.compute()
+        self.append(step, grams, feats, loss=loss, **scalars)
+        return True
+
+    @staticmethod
+    def _values(loss, scalars):
         loss = math.nan if loss is None else _as_real(
             loss.detach().cpu() if isinstance(loss, torch.Tensor) else loss, "loss")
         scalars = {k: _as_real(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
                                f"scalar {k!r}")
                    for k, v in scalars.items()}
-        grams, feats = self.compute()
-        new = self._writer is None
-        if new:
-            self._open(grams, feats, scalars)
-            self._created = True
-        try:
-            self._writer.append(step, loss=loss, grams=grams, features=feats,
-                                scalars=scalars, wall_time=wall)
-        except BaseException:
+        return loss, scalars
+
+    def append(self, step, grams, features=None, loss=math.nan, **scalars):
+        """Store Gram matrices computed by :meth:`compute` as the snapshot of ``step``.
+
+        Writes to the file (when the recorder has a path) and mirrors the
+        ε-ranks to the loggers.  :meth:`record` is :meth:`compute` followed by
+        this; the two halves let a caller (the Lightning callback) capture
+        the features before an optimiser step and store them with the loss
+        of that step once it is known.
+
+        Returns
+        -------
+        dict of str to ndarray (len(eps),) of int
+            The ε-rank of each layer at ``self.eps``.
+        """
+        step = as_int(step, "step")
+        if self._closed:
+            raise ValueError("the recorder is closed")
+        loss, scalars = self._values(loss, scalars)
+        wall = time.time() - self._start
+        spectra, ranks = {}, {}
+        for key, M in grams.items():
+            if not np.all(np.isfinite(M)):  # the one check of this matrix
+                bad = tuple(int(i) for i in np.argwhere(~np.isfinite(M))[0])
+                raise ValueError(f"grams[{key!r}] must be finite, but entry {bad} is "
+                                 f"{M[bad]!r}: the layer's features are not finite")
+            spectra[key] = rankcore.spectrum(M, check_finite=False)
+            ranks[key] = np.atleast_1d(rankcore.eps_rank(
+                spectra[key], list(self.eps), relative=self.relative))
+        if self.path is not None:
+            new = self._writer is None
             if new:
-                # Leave no empty file behind for a first snapshot that failed
-                # (e.g. a model whose features are NaN).
-                self._writer.close()
-                self._writer = None
-                self._created = False
-                try:
-                    os.remove(self.path)
-                except OSError:
-                    pass
-            raise
-        return True
+                self._open(grams, features, scalars)
+                self._created = True
+            try:
+                self._writer.append(step, loss=loss, grams=grams, spectra=spectra,
+                                    features=features, scalars=scalars, wall_time=wall)
+            except BaseException:
+                if new:
+                    # Leave no empty file behind for a first snapshot that failed.
+                    self._writer.close()
+                    self._writer = None
+                    self._created = False
+                    try:
+                        os.remove(self.path)
+                    except OSError:
+                        pass
+                raise
+        self._count += 1
+        self._mirror(step, ranks, spectra, self.eps)
+        return ranks
 
     @property
     def count(self):
-        """Number of snapshots written so far (kept after :meth:`close`)."""
-        return self._writer.count if self._writer else self._final_count
+        """Number of snapshots recorded so far (kept after :meth:`close`)."""
+        return self._count
 
     def close(self):
         """Close the file (idempotent)."""
         if self._writer:
-            self._final_count = self._writer.count
             self._writer.close()
-        self._writer = False
+        self._writer = None
+        self._closed = True
 
     def __enter__(self):
         return self
@@ -408,7 +413,7 @@ class SnapshotRecorder:
 
 
 def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
-                       losses=None, layers=None, map_location=None, progress=False,
+                       losses=None, layers=None, map_location=None, progress=None,
                        **kwargs):
     """Build a snapshot file from state dicts saved during an earlier run.
 
@@ -433,8 +438,10 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         ``layers`` and further keyword arguments go to
         :class:`SnapshotRecorder`; ``map_location`` to ``torch.load``
         (default: the model's device).
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool or None
+        Show a tqdm progress bar on stderr: ``None`` (default) shows it only
+        when stderr is a terminal, ``False`` never, ``True`` always.  Needs
+        tqdm (``pip install rankcore[plot]``) unless ``False``.
 
     Raises
     ------
@@ -500,13 +507,11 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
     for p in paths:
         if not os.path.isfile(p):
             raise FileNotFoundError(f"checkpoint {p!r} does not exist")
-    inner = _unwrap(model)
+    inner = unwrap_model(model)
     if map_location is None:
         map_location = next(iter(inner.parameters()), torch.empty(0)).device
-    iterator = zip(paths, steps)
-    if progress:
-        from tqdm.auto import tqdm
-        iterator = tqdm(list(iterator), desc="checkpoints", unit="ckpt")
+    iterator = progress_bar(list(zip(paths, steps)), progress, desc="checkpoints",
+                            unit="ckpt")
     rec = SnapshotRecorder(path, inner, quadrature, layers=layers, every=1, **kwargs)
     try:
         with rec:
