@@ -14,32 +14,7 @@ from rankcore import (NegativeEigenvalueWarning, loss_lower_bound,
                       loss_lower_bound_from_features, subset_approximation)
 from rankcore.quadrature import gauss_legendre
 from rankcore.subset import SWAP_SLACK
-
-
-def function_set(kind, n, seed, dim=1):
-    """Features (N, n) on a Gauss--Legendre rule, and the rule."""
-    rng = np.random.default_rng(seed)
-    if kind == "poly":
-        q = gauss_legendre((-1.0, 1.0), 64)
-        x = q.points[:, 0]
-        return np.stack([x ** p for p in range(n)], axis=1), q
-    q = gauss_legendre([(-1.0, 1.0)] * dim, 96 if dim == 1 else 24)
-    X = q.points
-    scale = rng.uniform(0.5, 20.0)
-    W = rng.standard_normal((dim, n)) * scale
-    b = rng.uniform(-1, 1, n) * scale
-    if kind == "random":
-        return np.tanh(X @ W + b), q
-    if kind == "duplicates":
-        # Groups of near-copies of a few base neurons, at many noise levels.
-        m = max(1, n // 3)
-        base = rng.integers(0, m, size=n)
-        base[:m] = np.arange(m)
-        noise = 10.0 ** rng.uniform(-10, -2, size=n)
-        W2 = W[:, base] * (1 + noise)
-        b2 = b[base] + noise
-        return np.tanh(X @ W2 + b2), q
-    raise AssertionError(kind)
+from rankcore.testing import function_set
 
 
 @st.composite
