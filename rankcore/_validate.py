@@ -20,6 +20,7 @@ __all__ = [
     "check_positive_int",
     "check_choice",
     "check_random_state",
+    "check_scalar",
     "check_positive_scalar",
     "check_int_per_dim",
     "first_nonfinite",
@@ -118,15 +119,47 @@ def as_array(x, name: str, *, ndim=None, dtype=np.float64, keep_float32=False,
     return out
 
 
-def check_positive_scalar(x, name: str, *, allow_zero=False) -> float:
-    """A finite real scalar > 0 (or >= 0 with ``allow_zero``)."""
+def check_scalar(x, name: str, *, minimum=None, maximum=None,
+                 include_minimum=True) -> float:
+    """A finite real scalar within bounds, as a Python float.
+
+    Parameters
+    ----------
+    x : object
+        The value received; bools and non-real numbers are refused.
+    name : str
+        Argument name for messages.
+    minimum, maximum : float, optional
+        Bounds; ``minimum`` is inclusive unless ``include_minimum=False``.
+
+    Examples
+    --------
+    >>> check_scalar(2, "f", minimum=1.0)
+    2.0
+    >>> check_scalar(0.0, "eps", minimum=0.0, include_minimum=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: eps must be a finite number > 0, got 0.0
+    """
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {describe(x)}")
     v = float(x)
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        want = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {want}, got {x!r}")
+    low_bad = minimum is not None and (v < minimum or (v == minimum and not include_minimum))
+    high_bad = maximum is not None and v > maximum
+    if not np.isfinite(v) or low_bad or high_bad:
+        parts = []
+        if minimum is not None:
+            parts.append(f"{'>=' if include_minimum else '>'} {minimum:g}")
+        if maximum is not None:
+            parts.append(f"<= {maximum:g}")
+        want = " and ".join(parts)
+        raise ValueError(f"{name} must be a finite number{' ' + want if want else ''}, got {x!r}")
     return v
+
+
+def check_positive_scalar(x, name: str, *, allow_zero=False) -> float:
+    """``check_scalar`` with ``> 0`` (or ``>= 0`` with ``allow_zero``)."""
+    return check_scalar(x, name, minimum=0.0, include_minimum=allow_zero)
 
 
 def as_int(x, name: str, *, expected: str = "an int") -> int:

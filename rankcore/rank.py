@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import qr, svdvals
 
-from ._validate import as_array, check_bool, check_positive_scalar, check_weights, describe
+from ._validate import (as_array, check_bool, check_choice, check_positive_scalar,
+                        check_weights, describe)
 from .distributed import is_dask_array
 from ._warn import warn
 from .gram import default_chunk_rows
@@ -316,11 +317,10 @@ def eps_rank(x, eps, relative=False, kind="spectrum"):
     [2, 2, 2, 2]
     """
     e, scalar = _check_eps(eps)
-    if not isinstance(kind, str) or kind not in ("gram", "spectrum"):
-        raise ValueError(
-            f"kind must be 'spectrum' or 'gram', got {describe(kind)}"
-            + (" (the shape of x no longer decides: pass kind='gram' for Gram "
-               "matrices)" if kind == "auto" else ""))
+    if kind == "auto":
+        raise ValueError("kind must be 'spectrum' or 'gram', got 'auto': the shape of x "
+                         "no longer decides; pass kind='gram' for Gram matrices")
+    check_choice(kind, "kind", ("spectrum", "gram"))
     if kind == "gram":
         arr = as_array(x, "x", ndim=(2, 3))
         lam = spectrum(arr)

@@ -31,7 +31,8 @@ from itertools import combinations
 import numpy as np
 import scipy.linalg
 
-from ._validate import as_array, check_positive_int, check_positive_scalar, describe
+from ._validate import (as_array, check_choice, check_positive_int, check_positive_scalar,
+                        check_scalar, describe)
 
 __all__ = ["hong_pan_bound", "select_rows", "SubsetSelection"]
 
@@ -359,16 +360,9 @@ def select_rows(V, method="srrqr", f=1.0, *, start="qrcp", ortho_tol=ORTHO_TOL,
     >>> float(sel.max_coefficient) <= 1.0 + 1e-9
     True
     """
-    if not isinstance(method, str) or method not in _METHODS:
-        raise ValueError(
-            f"method must be one of {_METHODS}, got {describe(method)}")
-    if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, float, np.integer, np.floating)):
-        raise TypeError(f"f must be a real number >= 1, got {describe(f)}")
-    f = float(f)
-    if not (np.isfinite(f) and f >= 1.0):
-        raise ValueError(f"f must be a finite number >= 1, got {f!r}")
-    if not isinstance(start, str) or start not in ("qrcp", "lu"):
-        raise ValueError(f"start must be 'qrcp' or 'lu', got {describe(start)}")
+    method = check_choice(method, "method", _METHODS)
+    f = check_scalar(f, "f", minimum=1.0)
+    start = check_choice(start, "start", ("qrcp", "lu"))
     ortho_tol = check_positive_scalar(ortho_tol, "ortho_tol")
     V = _check_V(V, ortho_tol)
     n, k = V.shape
@@ -451,10 +445,9 @@ def kahan_basis(k, c=0.3, m=None):
     True
     """
     k = check_positive_int(k, "k")
-    if isinstance(c, (bool, np.bool_)) or not isinstance(
-            c, (int, float, np.integer, np.floating)) or not 0.0 < float(c) < 1.0:
-        raise ValueError(f"c must be a number in (0, 1), got {describe(c)}")
-    c = float(c)
+    c = check_scalar(c, "c", minimum=0.0, maximum=1.0, include_minimum=False)
+    if c == 1.0:
+        raise ValueError(f"c must be a number in (0, 1), got {c!r}")
     s = math.sqrt(1.0 - c * c)
     K = np.triu(np.full((k, k), -c), 1) + np.eye(k)
     K = (s ** np.arange(k))[:, None] * K * (1.0 - 1e-7) ** np.arange(k)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from ._validate import as_array, check_bool, check_positive_scalar, check_weights, describe
+from ._validate import (as_array, check_bool, check_choice, check_positive_scalar,
+                        check_scalar, check_weights, describe)
 from ._warn import warn
 from .rank import (ROUNDING_FACTOR, NegativeEigenvalueWarning, check_gram_stack,
                    eps_rank, spectrum_from_r, weighted_r_factor)
@@ -132,16 +133,8 @@ def _check_gram(gram):
 
 
 def _check_method_f(method, f):
-    if not isinstance(method, str) or method not in ("srrqr", "qrcp", "brute"):
-        raise ValueError(
-            f"method must be 'srrqr', 'qrcp' or 'brute', got {describe(method)}")
-    if isinstance(f, (bool, np.bool_)) or not isinstance(
-            f, (int, float, np.integer, np.floating)):
-        raise TypeError(f"f must be a real number >= 1, got {describe(f)}")
-    f = float(f)
-    if not (np.isfinite(f) and f >= 1.0):
-        raise ValueError(f"f must be a finite number >= 1, got {f!r}")
-    return f
+    check_choice(method, "method", ("srrqr", "qrcp", "brute"))
+    return check_scalar(f, "f", minimum=1.0)
 
 
 def _check_relative(relative):
@@ -707,7 +700,5 @@ def residual_lower_bound(loss_bound, stability, *, which="bound"):
             f"loss_bound must be a LossLowerBound (from loss_lower_bound), "
             f"got {describe(loss_bound)}")
     c = check_positive_scalar(stability, "stability")
-    choices = ("bound", "bound_per_function", "bound_exact")
-    if which not in choices:
-        raise ValueError(f"which must be one of {choices}, got {which!r}")
+    check_choice(which, "which", ("bound", "bound_per_function", "bound_exact"))
     return float(getattr(loss_bound, which)) / c

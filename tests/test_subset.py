@@ -226,7 +226,7 @@ def test_bad_input():
         select_rows(V, f=0.5)
     with pytest.raises(TypeError, match="f must be a real number"):
         select_rows(V, f="2")
-    with pytest.raises(ValueError, match="start must be 'qrcp' or 'lu'"):
+    with pytest.raises(ValueError, match=r"start must be one of \['qrcp', 'lu'\]"):
         select_rows(V, start="random")
     with pytest.raises(ValueError, match="ortho_tol"):
         select_rows(V, ortho_tol=-1.0)
