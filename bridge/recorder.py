@@ -22,7 +22,7 @@ import torch
 
 import rankcore
 from rankcore._validate import as_int, check_positive_int, describe
-from rankcore.snapshots import SnapshotWriter, _as_real, _attr_value, _check_name
+from rankcore.snapshots import SnapshotWriter, check_metadata, check_real
 
 from .capture import capture, default_layer, is_rank_zero, resolve_layers, unwrap_model
 
@@ -254,15 +254,9 @@ class SnapshotRecorder:
         }
         if seed is not None:
             meta["seed"] = check_positive_int(seed, "seed", minimum=-2 ** 63)
-        if metadata is not None and not isinstance(metadata, dict):
-            raise TypeError(f"metadata must be a dict, got {describe(metadata)}")
-        for k, v in (metadata or {}).items():
-            # Checked here, not at the first record(), so that a bad value
-            # fails before training starts.
-            _check_name(k, "metadata key")
-            if k in ("format", "format_version", "layers", "scalars"):
-                raise ValueError(f"metadata key {k!r} is reserved by the file format")
-            _attr_value(v)
+        # Checked here, not at the first record(), so that a bad value fails
+        # before training starts.
+        check_metadata(metadata)
         meta.update(metadata or {})
         self._meta = meta
         self._writer = None
@@ -335,10 +329,11 @@ class SnapshotRecorder:
 
     @staticmethod
     def _values(loss, scalars):
-        loss = math.nan if loss is None else _as_real(
-            loss.detach().cpu() if isinstance(loss, torch.Tensor) else loss, "loss")
-        scalars = {k: _as_real(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
-                               f"scalar {k!r}")
+        loss = math.nan if loss is None else check_real(
+            loss.detach().cpu() if isinstance(loss, torch.Tensor) else loss, "loss",
+            allow_inf=False)
+        scalars = {k: check_real(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
+                                 f"scalar {k!r}")
                    for k, v in scalars.items()}
         return loss, scalars
 
@@ -380,14 +375,9 @@ class SnapshotRecorder:
                                     features=features, scalars=scalars, wall_time=wall)
             except BaseException:
                 if new:
-                    # Leave no empty file behind for a first snapshot that failed.
-                    self._writer.close()
-                    self._writer = None
-                    self._created = False
-                    try:
-                        os.remove(self.path)
-                    except OSError:
-                        pass
+                    # Leave no empty file behind for a first snapshot that
+                    # failed; a file this recorder was to replace stays.
+                    self._discard()
                 raise
         self._count += 1
         self._mirror(step, ranks, spectra, self.eps)
@@ -399,16 +389,27 @@ class SnapshotRecorder:
         return self._count
 
     def close(self):
-        """Close the file (idempotent)."""
+        """Close the file with its end-of-run marker (idempotent)."""
         if self._writer:
             self._writer.close()
         self._writer = None
         self._closed = True
 
+    def _discard(self):
+        """Delete the file this recorder created (never one it did not create)."""
+        if self._writer:
+            self._writer.discard()
+        self._writer = None
+        self._created = False
+
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        # Left by an exception: the file keeps its snapshots but is not
+        # marked finished.
+        if exc_type is not None and self._writer:
+            self._writer.__exit__(exc_type, exc, tb)
         self.close()
 
 
@@ -494,6 +495,11 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
     # Everything is checked before the output file is created.
     steps = [check_positive_int(s, f"steps[{i}]", minimum=-2 ** 63)
              for i, s in enumerate(steps)]
+    for i in range(1, len(steps)):
+        if steps[i] <= steps[i - 1]:
+            raise ValueError(
+                f"steps must increase (pass checkpoint_paths in training order), but "
+                f"steps[{i}] = {steps[i]} follows {steps[i - 1]}")
     if losses is not None:
         if isinstance(losses, (str, bytes)) or not hasattr(losses, "__iter__"):
             raise TypeError(f"losses must be a sequence of floats, got {describe(losses)}")
@@ -502,7 +508,7 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
             raise ValueError(
                 f"losses must have one entry per checkpoint ({len(paths)}), "
                 f"got {len(losses)}")
-        losses = [math.nan if v is None else _as_real(v, f"losses[{i}]")
+        losses = [math.nan if v is None else check_real(v, f"losses[{i}]", allow_inf=False)
                   for i, v in enumerate(losses)]
     for p in paths:
         if not os.path.isfile(p):
@@ -514,24 +520,20 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
                             unit="ckpt")
     rec = SnapshotRecorder(path, inner, quadrature, layers=layers, every=1, **kwargs)
     try:
-        with rec:
-            for i, (p, step) in enumerate(iterator):
-                state = torch.load(p, map_location=map_location, weights_only=True)
-                if isinstance(state, dict) and "state_dict" in state and isinstance(
-                        state["state_dict"], dict):
-                    state = state["state_dict"]
-                elif isinstance(state, dict) and "model" in state and isinstance(
-                        state["model"], dict):
-                    state = state["model"]
-                inner.load_state_dict(state)
-                rec.record(step, loss=math.nan if losses is None else losses[i])
+        for i, (p, step) in enumerate(iterator):
+            state = torch.load(p, map_location=map_location, weights_only=True)
+            if isinstance(state, dict) and "state_dict" in state and isinstance(
+                    state["state_dict"], dict):
+                state = state["state_dict"]
+            elif isinstance(state, dict) and "model" in state and isinstance(
+                    state["model"], dict):
+                state = state["model"]
+            inner.load_state_dict(state)
+            rec.record(step, loss=math.nan if losses is None else losses[i])
+        rec.close()
     except BaseException:
         # A checkpoint that fails to load (or to record) must not leave a
         # half-written snapshot file that looks like a complete run.
-        if rec._created:
-            try:
-                os.remove(rec.path)
-            except OSError:
-                pass
+        rec._discard()
         raise
     return os.fspath(path)

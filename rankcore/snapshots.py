@@ -8,24 +8,37 @@ spectrum (optionally the raw features).  The format is specified in
 
 The writer (:class:`SnapshotWriter`) knows nothing about torch: it appends
 NumPy arrays.  ``bridge.SnapshotRecorder`` computes the arrays from a torch
-model and hands them to it.  The reader (:func:`open_run`) needs only NumPy and
-h5py, so runs can be analysed on a machine without torch.
+model and hands them to it; both check their arguments with the format's
+validators :func:`check_name`, :func:`check_real` and :func:`check_metadata`.
+The reader (:func:`open_run`) needs only NumPy and h5py, so runs can be
+analysed on a machine without torch.
 
 Crash safety comes from HDF5's single-writer/multiple-reader (SWMR) mode: the
 file is created under a temporary name, every dataset is created, SWMR mode is
-switched on and only then is the file renamed to its final name, so a file
-under the final name is always one that a SWMR reader can open, even after
-``kill -9`` of the writer.  Each snapshot is committed in two flushes: first
-all its data, then the snapshot counter ``/count``.  A reader trusts ``count``
-and nothing else, so it never sees a step whose spectra are missing.
+switched on and only then does the file get its final name (a hard link, so
+that creation is exclusive), so a file under the final name is always one that
+a SWMR reader can open, even after ``kill -9`` of the writer.  Each snapshot
+is committed in two flushes: first all its data, then the snapshot counter
+``/count``.  A reader trusts ``count`` and nothing else, so it never sees a
+step whose spectra are missing.  :meth:`SnapshotWriter.close` sets
+``/finished``, the end-of-run marker.
+
+Files are untrusted input: the reader follows no link out of the file, refuses
+external storage and virtual datasets, compares every size the file declares
+with the file's real size before reading, validates what it returns, and
+bounds HDF5's retries so that no file makes it hang.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
+import errno
 import math
 import numbers
 import os
+import re
+import secrets
 import time
 import warnings
 
@@ -38,69 +51,222 @@ __all__ = [
     "Run",
     "SnapshotWriter",
     "SnapshotFileError",
+    "check_name",
+    "check_real",
+    "check_metadata",
+    "printable",
 ]
 
 #: Value of the root attribute ``format``; identifies a rankcore snapshot file.
 FORMAT_NAME = "rankcore-snapshots"
 #: Integer root attribute ``format_version``; readers refuse larger versions.
-FORMAT_VERSION = 1
+#: Version 2 added the end-of-run marker ``/finished``.
+FORMAT_VERSION = 2
+#: Root attributes that belong to the format, not to the metadata.
+RESERVED_ATTRIBUTES = ("format", "format_version", "layers", "scalars")
 
 # Target size of one chunk of the small per-step datasets.  Readers of a long
 # run fetch whole spectra stacks, so chunks of many rows keep reads fast, while
 # SWMR appends of partial chunks stay cheap.
 _CHUNK_BYTES = 1 << 16
 
+# A reader of a file that a live writer is changing may catch a metadata block
+# in the middle of a write.  HDF5 would retry such a read up to 100 times with
+# doubling sleeps, for minutes on a corrupted file, without ever returning to
+# Python (so Ctrl-C did nothing); rankcore lets HDF5 try a few times and
+# retries at the Python level instead, for at most this long in total, and
+# only while the file carries a writer's "open for writing" mark.
+_HDF5_READ_ATTEMPTS = 4
+_LIVE_RETRY_BUDGET_S = 2.0
+_LIVE_RETRY_SLEEP_S = 0.01
+_LIVE_QUIET_S = 0.25
+
+# A compressed dataset may legitimately hold more bytes than the file (deflate
+# reaches about 1000:1 on constant data); more than this is refused.
+_MAX_COMPRESSION = 1100
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
 
 class SnapshotFileError(ValueError):
     """A file is not a readable rankcore snapshot file (the message says why)."""
 
 
-def _check_name(name, what):
+# ----------------------------------------------------------------------------
+# The format's validators, shared by the writer, the recorder and the reader
+# ----------------------------------------------------------------------------
+
+def printable(text):
+    """``text`` with control characters escaped, safe to print on a terminal.
+
+    Names and metadata come from files that anyone may have written; an escape
+    sequence printed raw can rewrite the terminal.  C0/C1 control characters
+    (newlines included) and Unicode direction overrides are shown as
+    ``\\xNN`` / ``\\uNNNN``.
+
+    Examples
+    --------
+    >>> from rankcore.snapshots import printable
+    >>> print(printable("layer\\x1b[2J\\nnext"))
+    layer\\x1b[2J\\x0anext
+    """
+    def esc(m):
+        c = ord(m.group())
+        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    return _CONTROL.sub(esc, str(text))
+
+
+def check_name(name, what):
+    """A layer, scalar or metadata name: a non-empty str without ``/`` or controls.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``what`` and what was received.
+
+    Examples
+    --------
+    >>> from rankcore.snapshots import check_name
+    >>> check_name("4:input", "layer name")
+    '4:input'
+    """
     if not isinstance(name, str):
         raise TypeError(f"{what} must be a str, got {describe(name)}")
-    if not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"{what} must be a non-empty name without '/', got {name!r}")
+    if not name or "/" in name or name in (".", "..") or _CONTROL.search(name):
+        raise ValueError(
+            f"{what} must be a non-empty name without '/' or control characters, "
+            f"got {name!r}")
     return name
 
 
-def _rows_per_chunk(row_bytes):
-    return max(1, min(4096, _CHUNK_BYTES // max(1, row_bytes)))
+def check_real(x, name, *, allow_inf=True):
+    """A Python float from a real number or a one-element array or tensor.
 
+    NaN is accepted (a value that was not measured); infinities only with
+    ``allow_inf``.
 
-def _as_real(x, name):
-    """A finite-or-NaN Python float from a number or 0-d array (torch tensors too)."""
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.snapshots import check_real
+    >>> check_real(np.float32(0.5), "loss")
+    0.5
+    """
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {describe(x)}")
     if isinstance(x, numbers.Real):
-        return float(x)
-    try:
-        v = float(x)  # 0-d arrays, one-element tensors
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {describe(x)}") from None
+        v = float(x)
+    else:
+        try:
+            v = float(x)  # 0-d arrays, one-element tensors
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number, got {describe(x)}") from None
+    if not allow_inf and math.isinf(v):
+        raise ValueError(f"{name} must be finite or NaN (not measured), got {v!r}")
     return v
 
 
 def _attr_value(v):
-    """Metadata values allowed as HDF5 attributes: str, int, float, bool."""
+    """A metadata value as stored: str, int64, float64 (bool as int8)."""
     if isinstance(v, (bool, np.bool_)):
         return np.int8(bool(v))
     if isinstance(v, numbers.Integral):
+        if not -2 ** 63 <= int(v) < 2 ** 63:
+            raise ValueError(f"metadata integers must fit in int64, got {v!r}")
         return np.int64(v)
     if isinstance(v, numbers.Real):
         return np.float64(v)
     if isinstance(v, str):
+        if "\x00" in v:
+            raise ValueError(f"metadata strings cannot hold NUL characters, got {v!r}")
         return str(v)  # plain str: h5py cannot store str subclasses
     raise TypeError(
         f"metadata values must be str, int, float or bool (no pickled objects), "
         f"got {describe(v)}")
 
 
+def check_metadata(metadata):
+    """Metadata as stored in the file: a dict of name -> str, int64, float64 or int8.
+
+    Keys follow :func:`check_name` and may not be one of the format's own
+    root attributes (:data:`RESERVED_ATTRIBUTES`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a non-dict, a bad key or a value of another type.
+
+    Examples
+    --------
+    >>> from rankcore.snapshots import check_metadata
+    >>> check_metadata({"seed": 3, "model": "MLP"})
+    {'seed': np.int64(3), 'model': 'MLP'}
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {describe(metadata)}")
+    out = {}
+    for k, v in metadata.items():
+        check_name(k, "metadata key")
+        if k in RESERVED_ATTRIBUTES:
+            raise ValueError(f"metadata key {k!r} is reserved by the file format")
+        out[k] = _attr_value(v)
+    return out
+
+
+def _spectrum_problem(s):
+    """Why a stack of spectra (T, n) is not a stack of Gram spectra, or None.
+
+    Entries must be finite, non-negative and in descending order, both up to
+    the rounding that :func:`rankcore.spectrum` clips silently.
+    """
+    from .rank import ROUNDING_FACTOR
+    if s.size == 0:
+        return None
+    bad = ~np.isfinite(s)
+    if bad.any():
+        t, i = np.unravel_index(int(np.argmax(bad)), s.shape)
+        return f"spectrum {t} has the non-finite entry {s[t, i]!r} at position {i}"
+    lmax = np.maximum(np.max(np.abs(s), axis=1), 0.0)
+    tol = ROUNDING_FACTOR * s.shape[1] * np.finfo(np.float64).eps * lmax
+    neg = s.min(axis=1) < -tol
+    if neg.any():
+        t = int(np.argmax(neg))
+        return f"spectrum {t} has the negative eigenvalue {s[t].min()!r}"
+    if s.shape[1] > 1:
+        rise = (s[:, 1:] - s[:, :-1]) > tol[:, None]
+        if rise.any():
+            t, i = np.unravel_index(int(np.argmax(rise)), rise.shape)
+            return (f"spectrum {t} is not in descending order "
+                    f"({s[t, i]!r} before {s[t, i + 1]!r})")
+    return None
+
+
+def _rows_per_chunk(row_bytes):
+    return max(1, min(4096, _CHUNK_BYTES // max(1, row_bytes)))
+
+
+def _os_error(exc, path, doing):
+    """An OSError for ``path`` (not the temporary name) from an h5py failure."""
+    code = getattr(exc, "errno", None)
+    if not isinstance(code, int):
+        m = re.search(r"errno = (\d+)", str(exc))
+        code = int(m.group(1)) if m else errno.EIO
+    reason = os.strerror(code)
+    return OSError(code, f"{reason} ({doing} snapshot file)", path)
+
+
 class SnapshotWriter:
     """Append snapshots to a new rankcore snapshot file (crash-safe, SWMR).
 
-    Nothing is written until the constructor has validated every argument;
-    the file appears under ``path`` only once it is complete enough for a
-    reader to open it.
+    Nothing is written until the constructor has validated every argument.
+    The file is built under a temporary name in the same directory and gets
+    its final name only once a reader can open it: at once if ``path`` does
+    not exist (exclusively: of two writers racing for one path, exactly one
+    wins and the other gets :class:`FileExistsError`), or, when it replaces
+    an existing file (``overwrite=True``), only after the first snapshot is
+    committed, so a failed start never destroys the old run.
 
     Parameters
     ----------
@@ -130,9 +296,18 @@ class SnapshotWriter:
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists (or appears meanwhile) and ``overwrite`` is False.
+    OSError
+        If the file cannot be written (permissions, full disk); the message
+        and ``filename`` name ``path``, and no temporary file is left.
     ValueError, TypeError
         On malformed arguments.
+
+    Notes
+    -----
+    :meth:`close` writes the end-of-run marker (``Run.finished``); leaving a
+    ``with`` block by an exception closes the file without it, and before the
+    first snapshot of a replacing writer keeps the old file untouched.
 
     Examples
     --------
@@ -145,8 +320,8 @@ class SnapshotWriter:
     >>> with SnapshotWriter(path, q, {"hidden": 2}) as w:
     ...     w.append(0, loss=1.0, grams={"hidden": np.diag([2.0, 1e-9])})
     >>> with rankcore.open_run(path) as run:
-    ...     print(run.steps, run.eps_rank(1e-6))
-    [0] [1]
+    ...     print(run.steps, run.eps_rank(1e-6), run.finished)
+    [0] [1] True
     """
 
     def __init__(self, path, quadrature, layers, *, scalars=(), store_gram=True,
@@ -156,6 +331,8 @@ class SnapshotWriter:
 
         from .quadrature import Quadrature
 
+        self._f = None
+        self._tmp = None
         path = os.fspath(path)
         if not isinstance(quadrature, Quadrature):
             raise TypeError(
@@ -166,7 +343,7 @@ class SnapshotWriter:
                 f"features, got {describe(layers)}")
         self._n = {}
         for name, n in layers.items():
-            _check_name(name, "layer name")
+            check_name(name, "layer name")
             if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
                 raise ValueError(
                     f"layers[{name!r}] must be a positive int (number of features), "
@@ -176,42 +353,47 @@ class SnapshotWriter:
             scalars = (scalars,)
         self._scalars = []
         for s in scalars:
-            _check_name(s, "scalar name")
+            check_name(s, "scalar name")
             if s in self._scalars:
                 raise ValueError(f"scalars contains {s!r} twice")
             self._scalars.append(s)
         if feature_dtype not in ("float32", "float64"):
             raise ValueError(
                 f"feature_dtype must be 'float32' or 'float64', got {feature_dtype!r}")
-        meta = {}
-        for k, v in (metadata or {}).items():
-            _check_name(k, "metadata key")
-            if k in ("format", "format_version", "layers", "scalars"):
-                raise ValueError(f"metadata key {k!r} is reserved by the file format")
-            meta[k] = _attr_value(v)
+        meta = check_metadata(metadata)
         if start_time is not None:
-            start_time = _as_real(start_time, "start_time")
+            start_time = check_real(start_time, "start_time")
             if not math.isfinite(start_time):
                 raise ValueError(
                     f"start_time must be a finite Unix time, got {start_time!r}")
-        if os.path.exists(path) and not overwrite:
+        if os.path.lexists(path) and not overwrite:
             raise FileExistsError(
-                f"path {path!r} exists; pass overwrite=True to replace it")
+                errno.EEXIST, "snapshot file exists; pass overwrite=True to replace it",
+                path)
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
-            raise FileNotFoundError(f"directory {parent!r} of path does not exist")
+            raise FileNotFoundError(
+                errno.ENOENT, f"directory {parent!r} of the snapshot file does not exist",
+                path)
 
         self.path = path
         self.store_gram = bool(store_gram)
         self.store_features = bool(store_features)
         self._warned = set()
         self._count = 0
+        self._last_step = None
         self._start = time.time() if start_time is None else float(start_time)
-        # Create under a temporary name: a killed non-SWMR HDF5 writer leaves a
-        # file that no reader can open, so the final name must only ever refer
-        # to a file already in SWMR mode.
-        tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-        f = h5py.File(tmp, "w", libver="latest")
+        # Build under a unique temporary name: a killed non-SWMR HDF5 writer
+        # leaves a file that no reader can open, so the final name must only
+        # ever refer to a file already in SWMR mode.
+        tmp = os.path.join(
+            parent, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            f = h5py.File(tmp, "x", libver="latest")
+        except OSError as exc:
+            raise _os_error(exc, path, "creating") from None
+        self._tmp = tmp
+        self._f = f
         try:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = np.int64(FORMAT_VERSION)
@@ -234,6 +416,7 @@ class SnapshotWriter:
                                           chunks=(c,), dtype=dtype)
 
             self._count_ds = f.create_dataset("count", data=np.int64(0))
+            self._finished_ds = f.create_dataset("finished", data=np.int8(0))
             self._steps = col("steps", "i8")
             self._loss = col("loss", "f8")
             self._wall = col("wall_time", "f8")
@@ -258,16 +441,45 @@ class SnapshotWriter:
                         chunks=(1, N, n), dtype=feature_dtype)
             f.swmr_mode = True
             f.flush()
-            os.replace(tmp, path)
-        except BaseException:
-            f.close()
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
+            st = os.fstat(f.id.get_vfd_handle())
+            self._inode = (st.st_dev, st.st_ino)
+            if not os.path.lexists(path):
+                try:
+                    self._publish(exclusive=True)
+                except FileExistsError:
+                    if not overwrite:
+                        raise
+                    # Someone created it meanwhile: replace after the first snapshot.
+        except BaseException as exc:
+            self.discard()
+            if isinstance(exc, (OSError, RuntimeError)) and not isinstance(
+                    exc, FileExistsError) and getattr(exc, "filename", None) != path:
+                raise _os_error(exc, path, "creating") from None
             raise
-        self._f = f
         self.quadrature = quadrature
+
+    def _publish(self, exclusive):
+        """Give the temporary file its final name (exclusively, or replacing)."""
+        tmp, path = self._tmp, self.path
+        if not exclusive:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(
+                    errno.EEXIST, "snapshot file was created by another writer at the "
+                    "same time; pass overwrite=True to replace it", path) from None
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP,
+                                     errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+                    raise
+                # No hard links here: reserve the name exclusively, then move.
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                os.replace(tmp, path)
+            else:
+                os.unlink(tmp)
+        self._tmp = None
 
     # -- properties -----------------------------------------------------
     @property
@@ -297,15 +509,16 @@ class SnapshotWriter:
         Parameters
         ----------
         step : int
-            Training step.
+            Training step, larger than the step of the previous snapshot.
         loss : float, optional
-            Loss at that step (NaN if not given or None).
+            Loss at that step: finite, or NaN (also for None or not given).
         grams : dict of str to array (n, n), optional
             Gram matrix per layer; required for every layer if the writer
             stores Gram matrices, and used to compute missing spectra.
         spectra : dict of str to array (n,), optional
-            Descending eigenvalues per layer; computed from ``grams`` with
-            :func:`rankcore.spectrum` where not given.
+            Eigenvalues per layer, descending and non-negative up to rounding;
+            computed from ``grams`` with :func:`rankcore.spectrum` where not
+            given.
         features : dict of str to array (N, n), optional
             Raw features per layer; required iff the writer stores features.
         scalars : dict of str to float, optional
@@ -319,12 +532,20 @@ class SnapshotWriter:
         ------
         ValueError, TypeError
             On malformed input; nothing is written then.
+        OSError
+            If writing fails (e.g. a full disk), naming ``path``.  A replacing
+            writer whose first snapshot fails removes its temporary file and
+            leaves the old file in place.
         """
         if self._f is None:
             raise ValueError("the snapshot writer is closed")
         step = as_int(step, "step")
-        loss = math.nan if loss is None else _as_real(loss, "loss")
-        wt = time.time() - self._start if wall_time is None else _as_real(wall_time, "wall_time")
+        if self._last_step is not None and step <= self._last_step:
+            raise ValueError(
+                f"step must be larger than the previous step {self._last_step}, got {step}")
+        loss = math.nan if loss is None else check_real(loss, "loss", allow_inf=False)
+        wt = (time.time() - self._start if wall_time is None
+              else check_real(wall_time, "wall_time", allow_inf=False))
         for arg, val in (("grams", grams), ("spectra", spectra),
                          ("features", features), ("scalars", scalars)):
             if val is not None and not isinstance(val, dict):
@@ -351,6 +572,11 @@ class SnapshotWriter:
                 if s.shape != (n,):
                     raise ValueError(
                         f"spectra[{name!r}] must have shape ({n},), got {describe(s)}")
+                why = _spectrum_problem(s[None, :])
+                if why is not None:
+                    raise ValueError(
+                        f"spectra[{name!r}] must be eigenvalues of a Gram matrix in "
+                        f"descending order, but {why.replace('spectrum 0 ', 'it ')}")
             elif g is not None:
                 from .rank import spectrum
                 s = spectrum(g)
@@ -382,47 +608,119 @@ class SnapshotWriter:
                         f"created (declared: {self._scalars}); it is not stored",
                         RuntimeWarning, stacklevel=3)
                 continue
-            svals[k] = _as_real(v, f"scalar {k!r}")
+            svals[k] = check_real(v, f"scalar {k!r}")
 
         t = self._count
-        for name, (g, s, ft) in rows.items():
-            self._spec[name].resize(t + 1, axis=0)
-            self._spec[name][t] = s
-            if self.store_gram:
-                self._gram[name].resize(t + 1, axis=0)
-                self._gram[name][t] = g
-            if ft is not None:
-                self._feat[name].resize(t + 1, axis=0)
-                self._feat[name][t] = ft
-        for k, ds in self._scal.items():
-            ds.resize((t + 1,))
-            ds[t] = svals.get(k, math.nan)
-        for ds, v in ((self._loss, loss), (self._wall, wt), (self._steps, step)):
-            ds.resize((t + 1,))
-            ds[t] = v
-        # Commit: the data must be on disk before the counter says it exists.
-        self._f.flush()
-        self._count_ds[()] = t + 1
-        self._f.flush()
+        try:
+            for name, (g, s, ft) in rows.items():
+                self._spec[name].resize(t + 1, axis=0)
+                self._spec[name][t] = s
+                if self.store_gram:
+                    self._gram[name].resize(t + 1, axis=0)
+                    self._gram[name][t] = g
+                if ft is not None:
+                    self._feat[name].resize(t + 1, axis=0)
+                    self._feat[name][t] = ft
+            for k, ds in self._scal.items():
+                ds.resize((t + 1,))
+                ds[t] = svals.get(k, math.nan)
+            for ds, v in ((self._loss, loss), (self._wall, wt), (self._steps, step)):
+                ds.resize((t + 1,))
+                ds[t] = v
+            # Commit: the data must be on disk before the counter says it exists.
+            self._f.flush()
+            self._count_ds[()] = t + 1
+            self._f.flush()
+        except (OSError, RuntimeError) as exc:
+            if self._tmp is not None:
+                self.discard()  # the old file at path stays as it was
+            raise _os_error(exc, self.path, "writing") from None
+        except BaseException:
+            if self._tmp is not None:
+                self.discard()
+            raise
         self._count = t + 1
+        self._last_step = step
+        if self._tmp is not None:
+            try:
+                self._publish(exclusive=False)
+            except OSError as exc:
+                self.discard()
+                raise _os_error(exc, self.path, "replacing") from None
 
     def close(self):
-        """Flush and close the file (idempotent)."""
-        if self._f is not None:
+        """Write the end-of-run marker, flush and close the file (idempotent).
+
+        A replacing writer (``overwrite=True``) that has written no snapshot
+        replaces the old file now with the empty run.
+        """
+        if self._f is None:
+            return
+        try:
+            self._finished_ds[()] = 1
+            self._f.flush()
+        except (OSError, RuntimeError) as exc:
+            self._abandon()
+            raise _os_error(exc, self.path, "closing") from None
+        self._close_file()
+        if self._tmp is not None:
             try:
-                self._f.close()
-            finally:
-                self._f = None
+                self._publish(exclusive=False)
+            except OSError as exc:
+                self.discard()
+                raise _os_error(exc, self.path, "replacing") from None
+
+    def _close_file(self):
+        f, self._f = self._f, None
+        if f is not None:
+            try:
+                f.close()
+            except Exception:
+                pass
+
+    def _abandon(self):
+        """Close without the end-of-run marker; drop an unpublished temporary."""
+        if self._tmp is not None:
+            self.discard()
+        else:
+            self._close_file()
+
+    def discard(self):
+        """Close and delete what this writer created (idempotent).
+
+        Removes the temporary file, or the file at ``path`` if it is still the
+        one this writer created; never a file that it did not create.  Used
+        for runs that must not be kept (e.g. a first snapshot that failed).
+        """
+        self._close_file()
+        tmp, self._tmp = self._tmp, None
+        target = tmp
+        if tmp is None and getattr(self, "_inode", None) is not None:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                return
+            if (st.st_dev, st.st_ino) != self._inode:
+                return
+            target = self.path
+        if target is not None:
+            try:
+                os.remove(target)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self._abandon()
 
     def __del__(self):
         try:
-            self.close()
+            self._abandon()
         except Exception:
             pass
 
@@ -431,57 +729,291 @@ class SnapshotWriter:
 # Reading
 # ----------------------------------------------------------------------------
 
-def _classify_open_error(path, exc):
-    msg = str(exc)
-    low = msg.lower()
-    if "truncated" in low or "eof" in low:
-        return SnapshotFileError(
-            f"{path!r} is a truncated or corrupted HDF5 file (it ends before the "
-            f"data it describes; was it copied while incomplete?): {msg}")
-    return SnapshotFileError(f"{path!r} is a corrupted HDF5 file that cannot be opened: {msg}")
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def _superblock(path):
-    """(end-of-file address, status flags) from a version 2/3 superblock, or None.
+class _Superblock:
+    """What the first bytes of an HDF5 file say (read without HDF5)."""
 
-    HDF5 skips its own truncation check for SWMR readers (a live writer may
-    have allocated space it has not written yet), and reading a truncated
-    SWMR-marked file made HDF5 retry metadata reads for over 20 s here, so
-    :func:`open_run` compares this address with the file size itself.
+    __slots__ = ("version", "end", "live")
+
+    def __init__(self, version, end, live):
+        self.version = version  # superblock version 0-3
+        self.end = end          # byte where the file must end at least
+        self.live = live        # marked open for writing (a live or killed writer)
+
+
+def _superblock(path, size):
+    """Parse the superblock of ``path`` (any userblock size), or explain why not.
+
+    Returns a :class:`_Superblock`, or raises SnapshotFileError.  HDF5 looks
+    for its signature at byte 0, 512, 1024, 2048, ...
     """
+    where = 0
     with open(path, "rb") as fh:
-        head = fh.read(64)
-    if len(head) < 12 or head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3):
-        return None
-    size_o = head[9]
-    if size_o not in (2, 4, 8) or len(head) < 12 + 4 * size_o:
-        return None
-    base = int.from_bytes(head[12:12 + size_o], "little")
-    eof = int.from_bytes(head[12 + 2 * size_o:12 + 3 * size_o], "little")
-    return base + eof, head[11]
-
-
-def _check_extent(run, size):
-    """Refuse a run whose committed rows point past the end of the file."""
-    keys = ["steps", "loss", "wall_time"] + [f"layers/{k}/spectrum" for k in run.layers]
-    f = run._f
-    for key in keys:
-        if key not in f or run._count == 0:
-            continue
-        ds = f[key]
-        if ds.shape[0] < run._count:
+        while where + len(_SIGNATURE) <= size:
+            fh.seek(where)
+            head = fh.read(96)
+            if head[:8] == _SIGNATURE:
+                break
+            where = 512 if where == 0 else 2 * where
+        else:
             raise SnapshotFileError(
-                f"{run.path!r} is truncated or corrupted: dataset {key!r} has "
-                f"{ds.shape[0]} rows but {run._count} snapshots are committed")
-        info = ds.id.get_chunk_info_by_coord((run._count - 1,) + (0,) * (ds.ndim - 1))
+                f"{path!r} is not an HDF5 file (no HDF5 signature), so not a rankcore "
+                f"snapshot file")
+    short = SnapshotFileError(
+        f"{path!r} is a truncated HDF5 file: it ends inside its superblock "
+        f"({size} bytes; an incomplete copy?)")
+    if len(head) < 12:
+        raise short
+    version = head[8]
+    if version in (0, 1):
+        size_o, flags, start = head[13], int.from_bytes(head[20:24], "little"), (
+            24 if version == 0 else 28)
+    elif version in (2, 3):
+        size_o, flags, start = head[9], head[11], 12
+    else:
+        raise SnapshotFileError(
+            f"{path!r} is a corrupted HDF5 file: unknown superblock version {version}")
+    if size_o not in (2, 4, 8):
+        raise SnapshotFileError(
+            f"{path!r} is a corrupted HDF5 file: invalid address size {size_o} in its "
+            f"superblock")
+    if len(head) < start + 3 * size_o:
+        raise short
+    # The end-of-file address counts from the superblock (as HDF5 reads it,
+    # whatever base address the superblock states).
+    eof = int.from_bytes(head[start + 2 * size_o:start + 3 * size_o], "little")
+    return _Superblock(version, where + eof, version >= 2 and bool(flags & 0x5))
+
+
+class _Patience:
+    """Whether a failed read of a file that a writer may be changing is worth repeating.
+
+    Only files with a writer's "open for writing" mark are retried, for at
+    most ``_LIVE_RETRY_BUDGET_S`` in total, and only while the file keeps
+    changing: a killed writer's truncated copy fails at once.
+    """
+
+    def __init__(self, path, live):
+        self.path, self.live = path, live
+        self.t0 = self.changed = time.monotonic()
+        self.state = self._stat()
+
+    def _stat(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    def again(self):
+        if not self.live:
+            return False
+        now = time.monotonic()
+        state = self._stat()
+        if state != self.state:
+            self.state, self.changed = state, now
+        if now - self.t0 > _LIVE_RETRY_BUDGET_S or now - self.changed > _LIVE_QUIET_S:
+            return False
+        time.sleep(_LIVE_RETRY_SLEEP_S)  # interruptible
+        return True
+
+
+_LIB = []
+
+
+def _hdf5_library():
+    """ctypes handle of the libhdf5 that h5py uses, or None where not found."""
+    if not _LIB:
+        lib = None
+        try:
+            with open("/proc/self/maps") as fh:
+                paths = {ln.split()[-1] for ln in fh if "libhdf5" in ln and "_hl" not in ln}
+            for p in sorted(paths):
+                if os.path.isfile(p):
+                    cand = ctypes.CDLL(p)
+                    if hasattr(cand, "H5Pset_metadata_read_attempts"):
+                        lib = cand
+                        break
+        except OSError:  # not Linux: HDF5's own retry count stays
+            lib = None
+        _LIB.append(lib)
+    return _LIB[0]
+
+
+def _open_hdf5(path, sb):
+    """h5py.File on ``path`` for reading: SWMR for version-3 superblocks."""
+    import h5py
+
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    flags = h5py.h5f.ACC_RDONLY
+    if sb.version >= 3:
+        # A SWMR file is opened for SWMR reading, which accepts the "open for
+        # writing" mark of a live or killed writer (no h5clear needed).
+        flags |= h5py.h5f.ACC_SWMR_READ
+        lib = _hdf5_library()
+        if lib is not None:
+            fn = lib.H5Pset_metadata_read_attempts
+            fn.argtypes = [ctypes.c_int64, ctypes.c_uint]
+            fn(fapl.id, _HDF5_READ_ATTEMPTS)
+    try:
+        fid = h5py.h5f.open(os.fsencode(path), flags, fapl=fapl)
+    except Exception as exc:
+        low = str(exc).lower()
+        if any(w in low for w in ("truncat", "eof", "end of file", "addr overflow")):
+            raise SnapshotFileError(
+                f"{path!r} is a truncated or corrupted HDF5 file (it ends before the "
+                f"data it describes; was it copied while incomplete?): "
+                f"{printable(exc)}") from None
+        raise SnapshotFileError(
+            f"{path!r} is a corrupted HDF5 file that cannot be opened: "
+            f"{printable(exc)}") from None
+    return h5py.File(fid)
+
+
+def _attr(obj, name, path, size):
+    """An attribute, its declared size checked against the file's; None if absent."""
+    import h5py
+
+    key = name.encode()
+    if not h5py.h5a.exists(obj.id, key):
+        return None
+    aid = h5py.h5a.open(obj.id, key)
+    n = int(np.prod(aid.shape, dtype=np.float64)) if aid.shape else 1
+    if n * max(1, aid.dtype.itemsize) > size:
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: attribute {name!r} declares {n} values, more "
+            f"than the file holds")
+    return obj.attrs[name]
+
+
+def _str_list(value, what, path):
+    """A 1-D array attribute of names -> list of str, each a valid name."""
+    if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "OSU":
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: attribute {what!r} must be a 1-D array of names, "
+            f"got {printable(describe(value))}")
+    out = []
+    for x in value:
+        if isinstance(x, bytes):
+            x = x.decode("utf-8", "replace")
+        try:
+            check_name(x, f"a name in attribute {what!r}")
+        except (TypeError, ValueError) as exc:
+            raise SnapshotFileError(f"{path!r} is corrupted: {exc}") from None
+        if x in out:
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: attribute {what!r} names {x!r} twice")
+        out.append(x)
+    return out
+
+
+def _node(f, key, path, dataset=True):
+    """The dataset (or group) at ``key``, reached through hard links only."""
+    import h5py
+
+    obj = f
+    parts = key.split("/")
+    for i, part in enumerate(parts):
+        where = "/" + "/".join(parts[:i + 1])
+        link = obj.get(part, getlink=True)
+        if link is None:
+            raise SnapshotFileError(
+                f"{path!r} is not a complete rankcore snapshot file: {where!r} is missing")
+        if isinstance(link, h5py.ExternalLink):
+            raise SnapshotFileError(
+                f"{path!r} is refused: {where!r} is an external link (to "
+                f"{link.path!r} in {link.filename!r}); rankcore reads nothing outside "
+                f"the file")
+        if not isinstance(link, h5py.HardLink):
+            raise SnapshotFileError(
+                f"{path!r} is refused: {where!r} is a {type(link).__name__}, not an "
+                f"object stored under that name; rankcore follows no links")
+        obj = obj[part]
+    want = h5py.Dataset if dataset else h5py.Group
+    if not isinstance(obj, want):
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: {'/' + key!r} must be a "
+            f"{'dataset' if dataset else 'group'}")
+    return obj
+
+
+class _Spec:
+    """What the reader checked about one dataset: enough to bound a read."""
+
+    __slots__ = ("ds", "key", "row_shape", "itemsize", "filtered", "layout")
+
+
+def _dataset(f, key, path, kinds, ndim, row_shape=None):
+    """Open and check one dataset: storage kind, dtype, number of dimensions."""
+    import h5py
+
+    ds = _node(f, key, path)
+    dcpl = ds.id.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.VIRTUAL:
+        raise SnapshotFileError(
+            f"{path!r} is refused: {'/' + key!r} is a virtual dataset (its data would "
+            f"come from other files); rankcore reads nothing outside the file")
+    if dcpl.get_external_count():
+        name = dcpl.get_external(0)[0]
+        raise SnapshotFileError(
+            f"{path!r} is refused: {'/' + key!r} uses external storage (in "
+            f"{os.fsdecode(name)!r}); rankcore reads nothing outside the file")
+    dt = ds.dtype
+    if dt.kind not in kinds or dt.fields is not None or dt.subdtype is not None:
+        want = {"iu": "integer", "f": "real floating-point"}.get(kinds, kinds)
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: {'/' + key!r} must hold {want} numbers, got "
+            f"dtype {dt}")
+    shape = ds.shape
+    if shape is None or len(shape) != ndim:
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: {'/' + key!r} must have {ndim} dimension(s), got "
+            f"shape {shape}")
+    if row_shape is not None and tuple(shape[1:]) != tuple(row_shape):
+        raise SnapshotFileError(
+            f"{path!r} is corrupted: rows of {'/' + key!r} must have shape "
+            f"{tuple(row_shape)}, got {tuple(shape[1:])}")
+    spec = _Spec()
+    spec.ds, spec.key, spec.row_shape = ds, key, tuple(shape[1:])
+    spec.itemsize, spec.layout = dt.itemsize, layout
+    spec.filtered = dcpl.get_nfilters() > 0
+    return ds, spec
+
+
+def _check_storage(ds, spec, rows, path, size):
+    """Refuse before reading: rows [0, rows) must lie inside a file of ``size`` bytes."""
+    import h5py
+
+    if rows == 0:
+        return
+    row_bytes = int(np.prod(spec.row_shape, dtype=np.int64)) * spec.itemsize
+    need = rows * row_bytes
+    limit = size * (_MAX_COMPRESSION if spec.filtered else 1)
+    if need > limit:
+        raise SnapshotFileError(
+            f"{path!r} is corrupted or truncated: {'/' + spec.key!r} declares {rows} "
+            f"rows of {row_bytes} bytes ({need} bytes) but the file has only {size} bytes")
+    if spec.layout == h5py.h5d.CONTIGUOUS:
+        off = ds.id.get_offset()
+        if off is None or off + ds.id.get_storage_size() > size:
+            raise SnapshotFileError(
+                f"{path!r} is truncated: the data of {'/' + spec.key!r} lies past the "
+                f"end of the file ({size} bytes)")
+    elif spec.layout == h5py.h5d.CHUNKED:
+        info = ds.id.get_chunk_info_by_coord((rows - 1,) + (0,) * (ds.ndim - 1))
         if info.byte_offset is None or info.byte_offset + info.size > size:
             raise SnapshotFileError(
-                f"{run.path!r} is truncated: the data of dataset {key!r} ends at byte "
-                f"{(info.byte_offset or 0) + info.size} but the file has only {size} bytes")
+                f"{path!r} is truncated: the data of {'/' + spec.key!r} (row {rows - 1}) "
+                f"ends past the end of the file ({size} bytes)")
 
 
-def _str_list(a):
-    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(a)]
+def _h5_errors():
+    return (OSError, RuntimeError, KeyError, IndexError, TypeError, ValueError,
+            AttributeError, OverflowError, UnicodeError, MemoryError)
 
 
 class Run:
@@ -489,43 +1021,128 @@ class Run:
 
     Create with :func:`open_run`.  All per-step arrays have length ``len(run)``,
     the number of committed snapshots; for a file that is still being written,
-    :meth:`refresh` picks up new snapshots.
+    :meth:`refresh` picks up new snapshots.  Arrays are read-only and checked
+    when first read: a file whose data break the format raises
+    :class:`SnapshotFileError` there.
 
     Attributes
     ----------
     path : str
     layers : list of str
-        Recorded layers in recording order; the first is the default layer.
+        Recorded layers in recording order.  The per-layer accessors take
+        ``layer=``; it may be left out only for a run with one layer.
     metadata : dict
-        Root attributes other than the format markers.
+        Root attributes other than the format markers (str, int or float).
     quadrature : rankcore.Quadrature
     format_version : int
     """
 
-    def __init__(self, path, f):
+    def __init__(self, path, f, sb, size):
         self.path = path
         self._f = f
-        a = f.attrs
-        self.format_version = int(a["format_version"])
-        self.layers = _str_list(a["layers"])
-        self._scalar_names = _str_list(a["scalars"])
-        self.metadata = {}
-        for k, v in a.items():
-            if k in ("format", "format_version", "layers", "scalars"):
-                continue
-            if isinstance(v, bytes):
-                v = v.decode()
-            elif isinstance(v, np.generic):
-                v = v.item()
-            self.metadata[k] = v
-        from .quadrature import Quadrature
-        q = f["quadrature"]
-        self.quadrature = Quadrature(q["points"][()], q["weights"][()], q["box"][()])
+        self._live = sb.live
+        self._sb_finished = not sb.live
         self._cache = {}
         self._count = None
+        self._finished = False
+        ver = _attr(f, "format_version", path, size)
+        if (not isinstance(ver, (np.integer, int)) or isinstance(ver, (bool, np.bool_))
+                or np.ndim(ver) != 0):
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: 'format_version' must be an integer, got "
+                f"{printable(describe(ver))}")
+        ver = int(ver)
+        if ver > FORMAT_VERSION:
+            raise SnapshotFileError(
+                f"{path!r} was written by a newer rankcore (format {ver} > supported "
+                f"{FORMAT_VERSION}); upgrade rankcore to read it")
+        if ver < 1:
+            raise SnapshotFileError(f"{path!r} has an invalid format version {ver}")
+        self.format_version = ver
+        self.layers = _str_list(_attr(f, "layers", path, size), "layers", path)
+        if not self.layers:
+            raise SnapshotFileError(f"{path!r} is corrupted: it names no layers")
+        self._scalar_names = _str_list(_attr(f, "scalars", path, size), "scalars", path)
+        self.metadata = {}
+        for k in f.attrs.keys():
+            if k in RESERVED_ATTRIBUTES:
+                continue
+            v = _attr(f, k, path, size)
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            elif isinstance(v, np.generic) and v.dtype.kind in "iufb":
+                v = v.item()
+            if isinstance(v, (str, int, float)):
+                self.metadata[k] = v  # other attribute types are ignored
+        from .quadrature import Quadrature
+        _node(f, "quadrature", path, dataset=False)
+        q = {}
+        for key, nd in (("points", 2), ("weights", 1), ("box", 2)):
+            ds, spec = _dataset(f, f"quadrature/{key}", path, "f", nd)
+            _check_storage(ds, spec, ds.shape[0], path, size)
+            q[key] = ds[()]
+        try:
+            self.quadrature = Quadrature(q["points"], q["weights"], q["box"])
+        except (TypeError, ValueError) as exc:
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: its quadrature is invalid: {exc}") from None
+        N = self.quadrature.n_points
+        self._specs = {}
+        ds, _ = _dataset(f, "count", path, "iu", 0)
+        self._count_ds = ds
+        self._finished_ds = None
+        if ver >= 2:
+            self._finished_ds, _ = _dataset(f, "finished", path, "iu", 0)
+        for key in ("steps", "wall_time", "loss"):
+            self._add(f, key, "iu" if key == "steps" else "f", 1)
+        for k in self._scalar_names:
+            self._add(f, f"scalars/{k}", "f", 1)
+        self._n = {}
+        for name in self.layers:
+            g = _node(f, f"layers/{name}", path, dataset=False)
+            ds, spec = self._add(f, f"layers/{name}/spectrum", "f", 2)
+            n = spec.row_shape[0]
+            if n < 1:
+                raise SnapshotFileError(
+                    f"{path!r} is corrupted: layer {name!r} has spectra of length 0")
+            nf = _attr(g, "n_features", path, size)
+            if nf is not None and (not isinstance(nf, np.integer) or int(nf) != n):
+                raise SnapshotFileError(
+                    f"{path!r} is corrupted: layer {name!r} has spectra of length {n} "
+                    f"but n_features {printable(describe(nf))}")
+            self._n[name] = n
+            if g.get("gram", getlink=True) is not None:
+                self._add(f, f"layers/{name}/gram", "f", 3, (n, n))
+            if g.get("features", getlink=True) is not None:
+                self._add(f, f"layers/{name}/features", "f", 3, (N, n))
         self.refresh()
 
+    def _add(self, f, key, kinds, ndim, row_shape=None):
+        ds, spec = _dataset(f, key, self.path, kinds, ndim, row_shape)
+        self._specs[key] = spec
+        return ds, spec
+
     # -- live files -----------------------------------------------------
+    def _retry(self, fn):
+        """fn(), repeated for a short while on a file that a writer may be changing.
+
+        A SWMR reader can catch metadata in the middle of a write; such a read
+        fails and succeeds when repeated.  Errors that persist (or any error on
+        a file without a writer's mark) become SnapshotFileError.
+        """
+        patience = _Patience(self.path, self._live)
+        while True:
+            try:
+                return fn()
+            except SnapshotFileError:
+                if not patience.again():
+                    raise
+            except _h5_errors() as exc:
+                if not patience.again():
+                    raise SnapshotFileError(
+                        f"{self.path!r} is corrupted: reading it failed with "
+                        f"{type(exc).__name__}: {printable(exc)}") from None
+
     def refresh(self):
         """Pick up snapshots committed since the file was opened.
 
@@ -534,40 +1151,121 @@ class Run:
         int
             Number of new snapshots.
         """
-        f = self._check_open()
-        ds = f["count"]
-        if f.mode == "r" and getattr(f, "swmr_mode", False):
-            ds.refresh()
-        count = int(ds[()])
+        self._check_open()
+        count, finished = self._retry(self._read_count)
         new = count - (self._count or 0)
         if count != self._count:
             self._count = count
             self._cache.clear()
+        self._finished = finished
         return new
+
+    def _read_count(self):
+        f = self._f
+        if f.swmr_mode:
+            self._count_ds.refresh()
+        c = self._count_ds[()]
+        count = int(c)
+        if count < 0:
+            raise SnapshotFileError(f"{self.path!r} is corrupted: /count is {count}")
+        size = os.path.getsize(self.path)  # after /count: never older than it
+        for key, spec in self._specs.items():
+            ds = spec.ds
+            if f.swmr_mode:
+                ds.refresh()
+            if ds.shape[0] < count:
+                raise SnapshotFileError(
+                    f"{self.path!r} is truncated or corrupted: {'/' + key!r} has "
+                    f"{ds.shape[0]} rows but /count commits {count} snapshots")
+            row_bytes = int(np.prod(spec.row_shape, dtype=np.int64)) * spec.itemsize
+            if count * row_bytes > size * (_MAX_COMPRESSION if spec.filtered else 1):
+                raise SnapshotFileError(
+                    f"{self.path!r} is corrupted or truncated: /count commits {count} "
+                    f"snapshots, {count * row_bytes} bytes in {'/' + key!r}, but the "
+                    f"file has only {size} bytes")
+        if count:
+            for key in ["steps", "loss", "wall_time"] + [
+                    f"layers/{k}/spectrum" for k in self.layers]:
+                spec = self._specs[key]
+                _check_storage(spec.ds, spec, count, self.path, size)
+        if self._finished_ds is not None:
+            if f.swmr_mode:
+                self._finished_ds.refresh()
+            finished = bool(self._finished_ds[()])
+        else:  # format 1: closed cleanly iff HDF5 cleared the writer's mark
+            finished = self._sb_finished
+        return count, finished
+
+    @property
+    def finished(self):
+        """Whether the writer closed the file cleanly (the end-of-run marker).
+
+        False while the run is being written and for a writer that was killed
+        or left by an exception.  For format-1 files (which have no marker) it
+        says whether HDF5 closed the file normally.
+        """
+        return self._finished
 
     def _check_open(self):
         if self._f is None:
             raise ValueError(f"the run {self.path!r} is closed")
         return self._f
 
-    def _read(self, key):
-        """Rows [0, count) of a per-step dataset (cached until refresh)."""
-        if key in self._cache:
+    def _read(self, key, index=None):
+        """Rows [0, count) (or row ``index``) of a per-step dataset, checked."""
+        if index is None and key in self._cache:
             return self._cache[key]
         f = self._check_open()
-        ds = f[key]
+        spec = self._specs[key]
+        out = self._retry(lambda: self._fetch(f, key, spec, index))
+        out = self._validate(key, spec, out, index)
+        out.setflags(write=False)
+        if index is None:
+            self._cache[key] = out
+        return out
+
+    def _fetch(self, f, key, spec, index):
+        ds = spec.ds
         if f.swmr_mode:
             ds.refresh()
-        if ds.shape[0] < self._count:
+        T = self._count
+        if ds.shape[0] < T:
             raise SnapshotFileError(
-                f"{self.path!r} is corrupted: dataset {key!r} has {ds.shape[0]} rows "
-                f"but the file commits {self._count} snapshots")
-        try:
-            out = ds[:self._count]
-        except OSError as exc:
-            raise _classify_open_error(self.path, exc) from exc
-        out.setflags(write=False)
-        self._cache[key] = out
+                f"{self.path!r} is corrupted: {'/' + key!r} has {ds.shape[0]} rows "
+                f"but the file commits {T} snapshots")
+        _check_storage(ds, spec, T if index is None else index + 1, self.path,
+                       os.path.getsize(self.path))
+        return ds[:T] if index is None else ds[index]
+
+    def _validate(self, key, spec, out, index):
+        where = f"{'/' + key!r}" + ("" if index is None else f" row {index}")
+        if key == "steps":
+            if out.dtype.kind == "u" and out.size and out.max() > np.iinfo(np.int64).max:
+                raise SnapshotFileError(
+                    f"{self.path!r} is corrupted: /steps holds a value above 2**63-1")
+            out = out.astype(np.int64, copy=False)
+            if out.size > 1 and not np.all(out[1:] > out[:-1]):
+                i = int(np.argmax(out[1:] <= out[:-1]))
+                raise SnapshotFileError(
+                    f"{self.path!r} is corrupted: /steps must increase, but step "
+                    f"{i + 1} is {out[i + 1]} after {out[i]}")
+            return out
+        if key.endswith("/features"):
+            out = np.asarray(out, dtype=np.float32 if spec.itemsize <= 4 else np.float64)
+        else:
+            out = np.asarray(out, dtype=np.float64)
+        if key in ("loss", "wall_time") and np.isinf(out).any():
+            i = int(np.argmax(np.isinf(out)))
+            raise SnapshotFileError(
+                f"{self.path!r} is corrupted: {where} must be finite or NaN, but entry "
+                f"{i} is {out[i]!r}")
+        if key.endswith("/spectrum"):
+            why = _spectrum_problem(out.reshape(-1, spec.row_shape[0]))
+            if why is not None:
+                raise SnapshotFileError(f"{self.path!r} is corrupted: {where}: {why}")
+        elif key.startswith("layers/") and not np.isfinite(out).all():
+            raise SnapshotFileError(
+                f"{self.path!r} is corrupted: {where} holds non-finite values")
         return out
 
     def __len__(self):
@@ -576,7 +1274,7 @@ class Run:
     # -- per-step data --------------------------------------------------
     @property
     def steps(self):
-        """Recorded steps, int64 array (T,)."""
+        """Recorded steps, int64 array (T,), strictly increasing."""
         return self._read("steps")
 
     @property
@@ -596,8 +1294,10 @@ class Run:
 
     def _layer(self, layer):
         if layer is None:
-            if not self.layers:
-                raise ValueError(f"the run {self.path!r} has no layers")
+            if len(self.layers) > 1:
+                raise ValueError(
+                    f"layer is required: the run {self.path!r} records "
+                    f"{len(self.layers)} layers {self.layers}; pass layer=<name>")
             return self.layers[0]
         if layer not in self.layers:
             raise ValueError(
@@ -605,19 +1305,26 @@ class Run:
         return layer
 
     def n_features(self, layer=None):
-        """Number of features n of a layer (default: the first layer)."""
-        layer = self._layer(layer)
-        return int(self._check_open()[f"layers/{layer}/spectrum"].shape[1])
+        """Number of features n of a layer (``layer`` needed for several layers)."""
+        return self._n[self._layer(layer)]
 
     def spectra(self, layer=None):
-        """Stored spectra of a layer, descending, float64 (T, n)."""
+        """Stored spectra of a layer, descending, float64 (T, n).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not given and the run has several layers.
+        """
         return self._read(f"layers/{self._layer(layer)}/spectrum")
 
     def has_grams(self, layer=None):
-        return f"layers/{self._layer(layer)}/gram" in self._check_open()
+        """Whether the file stores the Gram matrices of ``layer``."""
+        return f"layers/{self._layer(layer)}/gram" in self._specs
 
     def has_features(self, layer=None):
-        return f"layers/{self._layer(layer)}/features" in self._check_open()
+        """Whether the file stores the raw features of ``layer``."""
+        return f"layers/{self._layer(layer)}/features" in self._specs
 
     def grams(self, layer=None, index=None):
         """Gram matrices of a layer, float64 (T, n, n), or one (n, n) by ``index``.
@@ -630,8 +1337,6 @@ class Run:
         layer = self._layer(layer)
         if not self.has_grams(layer):
             raise ValueError(f"the run {self.path!r} stores no Gram matrices for {layer!r}")
-        if index is None:
-            return self._read(f"layers/{layer}/gram")
         return self._row(f"layers/{layer}/gram", index)
 
     def features(self, layer=None, index=None):
@@ -647,19 +1352,16 @@ class Run:
             raise ValueError(
                 f"the run {self.path!r} stores no features for {layer!r} "
                 f"(record with store_features=True)")
-        if index is None:
-            return self._read(f"layers/{layer}/features")
         return self._row(f"layers/{layer}/features", index)
 
     def _row(self, key, index):
+        if index is None:
+            return self._read(key)
         T = self._count
         i = as_int(index, "index")
         if not -T <= i < T:
             raise IndexError(f"index must be in [-{T}, {T}), got {index}")
-        ds = self._check_open()[key]
-        if self._f.swmr_mode:
-            ds.refresh()
-        return ds[i % T]
+        return self._read(key, i % T)
 
     def eps_rank(self, eps, layer=None, relative=False):
         """ε-rank of every snapshot from the stored spectra.
@@ -669,7 +1371,7 @@ class Run:
         eps : float or 1-D array_like
             Tolerance(s).
         layer : str, optional
-            Layer name; default the first recorded layer (``run.layers[0]``).
+            Layer name; required when the run has several layers.
         relative : bool
             Count eigenvalues > eps * λ_max instead of > eps.
 
@@ -678,13 +1380,7 @@ class Run:
         ndarray of int64, shape (T,) or (T, len(eps))
         """
         from .rank import eps_rank
-        s = self.spectra(layer)
-        if s.shape[0] == 0:
-            # Validate eps as for a non-empty run, then answer with no rows.
-            probe = eps_rank(np.zeros((1, s.shape[1])), eps, relative=relative,
-                             kind="spectrum")
-            return np.zeros((0,) + np.shape(probe)[1:], dtype=np.int64)
-        return np.asarray(eps_rank(s, eps, relative=relative, kind="spectrum"))
+        return np.asarray(eps_rank(self.spectra(layer), eps, relative=relative))
 
     # -- lifetime -------------------------------------------------------
     def close(self):
@@ -707,7 +1403,8 @@ def open_run(path):
     """Open a rankcore snapshot file for reading (also while it is written).
 
     Works on files whose writer was killed (no ``h5clear`` needed) and needs
-    neither torch nor write permission.
+    neither torch nor write permission.  Any file, whatever its bytes, gives
+    either a :class:`Run` or a :class:`SnapshotFileError`, within seconds.
 
     Parameters
     ----------
@@ -723,8 +1420,11 @@ def open_run(path):
         If ``path`` does not exist.
     SnapshotFileError (a ValueError)
         If the file is not HDF5, is truncated or corrupted, is an HDF5 file
-        that is not a rankcore snapshot file, or was written by a newer
-        rankcore (format version above :data:`FORMAT_VERSION`).
+        that is not a rankcore snapshot file, breaks the format (wrong dtypes
+        or shapes, a count the data do not hold, ...), holds external links,
+        external storage or virtual datasets (refused: nothing outside the
+        file is read), or was written by a newer rankcore (format version
+        above :data:`FORMAT_VERSION`).
 
     Examples
     --------
@@ -738,83 +1438,58 @@ def open_run(path):
     ...         w.append(10 * t, loss=0.5 ** t, grams={"h": [[1.0, 0], [0, 10.0 ** -t]]},
     ...                  scalars={"lr": 1e-3})
     >>> run = rankcore.open_run(path)
-    >>> run.steps.tolist(), run.eps_rank([0.5, 1e-3]).tolist()
-    ([0, 10, 20], [[2, 2], [1, 2], [1, 2]])
+    >>> run.steps.tolist(), run.eps_rank([0.5, 1e-3]).tolist(), run.finished
+    ([0, 10, 20], [[2, 2], [1, 2], [1, 2]], True)
     >>> run.close()
     """
-    import h5py
-
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such snapshot file: {path!r}")
+        raise FileNotFoundError(errno.ENOENT, "no such snapshot file", path)
     if os.path.isdir(path):
         raise SnapshotFileError(f"{path!r} is a directory, not a rankcore snapshot file")
-    if not h5py.is_hdf5(path):
-        raise SnapshotFileError(
-            f"{path!r} is not an HDF5 file (no HDF5 signature), so not a rankcore "
-            f"snapshot file")
-    size = os.path.getsize(path)
-    sb = _superblock(path)
-    # A SWMR writer that is alive may briefly have its end-of-file mark ahead
-    # of the bytes on disk; give it a moment before calling the file truncated.
-    # (Reading a truncated SWMR-marked file would make HDF5 retry metadata
-    # reads for a very long time, so this check must come first.)
-    for _ in range(20 if sb is not None and sb[1] & 0x4 else 0):
-        if sb is None or sb[0] <= size:
-            break
-        time.sleep(0.05)
+    # A live writer may be caught mid-write (its end-of-file mark ahead of the
+    # bytes on disk, a metadata block half written): retry such a file for a
+    # short while, and only such a file.
+    patience = None
+    while True:
         size = os.path.getsize(path)
-        sb = _superblock(path)
-    if sb is not None and sb[0] > size:
+        sb = _superblock(path, size)
+        patience = patience or _Patience(path, sb.live)
+        try:
+            return _open_once(path, sb, size)
+        except SnapshotFileError:
+            if not patience.again():
+                raise
+
+
+def _open_once(path, sb, size):
+    if sb.end > size:
         raise SnapshotFileError(
             f"{path!r} is a truncated HDF5 file: {size} bytes, but its superblock "
-            f"says {sb[0]} (an incomplete copy?)")
-    # swmr=True accepts the 'open for writing' mark of a live or killed SWMR
-    # writer; files closed normally open this way too.  Files never put in
-    # SWMR mode (foreign files) may need the plain open.
+            f"says {sb.end} (an incomplete copy?)")
+    f = _open_hdf5(path, sb)
     try:
-        f = h5py.File(path, "r", libver="latest", swmr=True)
-    except OSError as exc1:
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc2:
-            msg = str(exc1) + str(exc2)
-            if "truncated" in msg.lower() or "eof" in msg.lower():
-                raise _classify_open_error(path, exc1 if "trunc" in str(exc1).lower()
-                                           else exc2) from exc2
-            raise _classify_open_error(path, exc2) from exc2
-    try:
-        fmt = f.attrs.get("format")
+        fmt = _attr(f, "format", path, size)
         if isinstance(fmt, bytes):
-            fmt = fmt.decode()
-        if fmt != FORMAT_NAME:
+            fmt = fmt.decode("utf-8", "replace")
+        if not isinstance(fmt, str) or fmt != FORMAT_NAME:
             raise SnapshotFileError(
                 f"{path!r} is an HDF5 file but not a rankcore snapshot file "
-                f"(root attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r})")
-        try:
-            ver = int(f.attrs["format_version"])
-        except (KeyError, TypeError, ValueError):
-            raise SnapshotFileError(
-                f"{path!r} is a corrupted rankcore snapshot file: missing or invalid "
-                f"'format_version' attribute") from None
-        if ver > FORMAT_VERSION:
-            raise SnapshotFileError(
-                f"{path!r} was written by a newer rankcore (format {ver} > supported "
-                f"{FORMAT_VERSION}); upgrade rankcore to read it")
-        if ver < 1:
-            raise SnapshotFileError(
-                f"{path!r} has an invalid format version {ver}")
-        try:
-            run = Run(path, f)
-            _check_extent(run, size)
-            return run
-        except SnapshotFileError:
-            raise
-        except (KeyError, OSError) as exc:
-            raise SnapshotFileError(
-                f"{path!r} is a truncated or corrupted rankcore snapshot file: {exc}") from exc
+                f"(root attribute 'format' is {printable(repr(fmt))[:80]}, expected "
+                f"{FORMAT_NAME!r})")
+        return Run(path, f, sb, size)
+    except SnapshotFileError:
+        f.close()
+        raise
+    except _h5_errors() as exc:
+        f.close()
+        raise SnapshotFileError(
+            f"{path!r} is a truncated or corrupted rankcore snapshot file: "
+            f"{type(exc).__name__}: {printable(exc)}") from None
     except BaseException:
         f.close()
         raise

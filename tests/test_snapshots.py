@@ -99,8 +99,12 @@ def test_round_trip_every_field(tmp_path):
         assert m["seed"] == 7 and m["model"] == "MLP(3x50)" and m["flag"] == 1
         assert m["lr0"] == 1e-3 and m["rankcore_version"] == rankcore.__version__
         assert "created" in m and "start_time_unix" in m
-        # default layer is the first one
-        np.testing.assert_array_equal(run.spectra(), run.spectra("a"))
+        assert run.finished
+        # with several layers, every per-layer accessor needs layer=
+        for call in (run.spectra, run.grams, run.features, run.n_features,
+                     run.has_grams, lambda: run.eps_rank(1e-3)):
+            with pytest.raises(ValueError, match=r"layer is required.*\['a', 'b.1:input'\]"):
+                call()
     # the file is plain HDF5: readable with h5py alone
     with h5py.File(path, "r") as f:
         assert f.attrs["format"] == FORMAT_NAME
@@ -148,7 +152,7 @@ def test_round_trip_property(tmp_path_factory, T, n, seed):
             np.testing.assert_array_equal(run.grams(), np.array(grams))
             eps = [1e-8, 1e-2, 1.0]
             np.testing.assert_array_equal(
-                run.eps_rank(eps), rankcore.eps_rank(np.array(grams), eps))
+                run.eps_rank(eps), rankcore.eps_rank(np.array(grams), eps, kind="gram"))
         else:
             assert run.eps_rank(1e-3).shape == (0,)
 
@@ -238,8 +242,9 @@ def test_reader_follows_live_file(tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline:
             _wait_flushes(proc, first + 5)
+            before = len(run)
             new = run.refresh()
-            assert new >= 0
+            assert len(run) == before + new  # refresh reports what it added
             if len(run) > first:
                 seen_more = True
                 break
@@ -268,7 +273,7 @@ def test_open_run_without_torch(tmp_path):
         sys.path.insert(0, {ROOT!r})
         import rankcore
         run = rankcore.open_run({str(path)!r})
-        print(len(run), run.eps_rank(1e-6).tolist(), run.layers)
+        print(len(run), run.eps_rank(1e-6, layer="a").tolist(), run.layers)
         from rankcore.cli import main
         assert main(["info", {str(path)!r}]) == 0
         assert "torch" not in sys.modules
