@@ -23,7 +23,7 @@ import numpy as np
 
 from . import lstsq as _ls
 
-__all__ = ["default_points", "block_pairs", "scale_rows", "linear_rows", "continuity_rows",
+__all__ = ["default_points", "mean_rows", "block_pairs", "scale_rows", "linear_rows", "continuity_rows",
            "stack", "equation_orders", "interior_grid_1d"]
 
 
@@ -152,6 +152,31 @@ def continuity_rows(basis, orders, m, per):
                     vals[blocks != sub[rows, 0]] *= -1.0
                     vals, rhs = scale_rows(rows, vals, np.zeros(n), n, "row")
                     out.append((rows, blocks, vals, rhs))
+    return out
+
+
+def mean_rows(basis, m, means):
+    """One unit-norm row per ``{component: value}``: the mean over the box is ``value``.
+
+    The integral is a composite Gauss-Legendre rule on the cells with
+    ``default_points`` nodes per cell and dimension; the row couples every
+    cell (a point condition keeps the system sparser).
+    """
+    from ..quadrature import composite_gauss_legendre
+
+    q = composite_gauss_legendre(basis.box, basis.ncell,
+                                 default_points(basis.features, basis.dim))
+    vol = float(np.prod(basis.box[:, 1] - basis.box[:, 0]))
+    out = []
+    for comp, value in means.items():
+        rows, blocks, vals = block_pairs(basis, q.points, [(comp, (0,) * basis.dim,
+                                                            q.weights / vol)], m)
+        total = np.zeros((basis.n_cells, vals.shape[1]))
+        np.add.at(total, blocks, vals)
+        cells = np.arange(basis.n_cells, dtype=np.int64)
+        v, rhs = scale_rows(np.zeros(basis.n_cells, np.int64), total,
+                            np.array([float(value)]), 1, "row")
+        out.append((np.zeros(basis.n_cells, np.int64), cells, v, rhs))
     return out
 
 

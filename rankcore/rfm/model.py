@@ -9,6 +9,8 @@ blocks (:mod:`rankcore.rfm.assembly`) and solves it (:mod:`rankcore.rfm.lstsq`).
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import time
 import warnings
 
@@ -53,6 +55,18 @@ class ConvergenceWarning(RuntimeWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """An estimator method that needs a fitted model was called before fit."""
+
+
+def _caller_level():
+    """``stacklevel`` of the first frame outside the rankcore.rfm package."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.dirname(
+            os.path.abspath(frame.f_code.co_filename)) == here:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _atomic(method):
@@ -395,7 +409,7 @@ class RFM:
         return self._solve(systems, t0, X)
 
     @_atomic
-    def fit_linear(self, equations):
+    def fit_linear(self, equations, mean=None):
         """Solve linear equations given as blocks, in the least-squares sense.
 
         Parameters
@@ -413,6 +427,11 @@ class RFM:
             equations, Dirichlet, Neumann (``{(1, 0): n_x, (0, 1): n_y}``
             with the normal per point), Robin, initial and interface
             conditions are all such blocks.
+        mean : dict, optional
+            ``{component: value}``: one extra equation per entry, "the mean
+            of that component over the box is value" (e.g. to fix the
+            pressure of a Stokes problem).  The row couples every cell, so a
+            point condition is cheaper when there are many cells.
 
         Returns
         -------
@@ -442,9 +461,28 @@ class RFM:
         self._setup()
         blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                   self._check_points)
+        means = self._check_mean(mean)
         t0 = time.perf_counter()
         systems = self._linear_systems(blocks)
+        if means:
+            systems += _as.mean_rows(self.basis_, self.n_components_, means)
         return self._solve(systems, t0, np.concatenate([b.X for b in blocks]))
+
+    def _check_mean(self, mean):
+        if mean is None:
+            return {}
+        if not isinstance(mean, dict):
+            raise TypeError("mean must be a dict {component: value}, got "
+                            f"{describe(mean)}")
+        out = {}
+        for comp, value in mean.items():
+            k = parse_key((comp, (0,) * self.dim_), self.dim_, self.n_components_,
+                          f"mean[{comp!r}]")[0]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"mean[{comp!r}] must be a finite number, got {describe(value)}")
+            out[k] = float(value)
+        return out
 
     def _linear_systems(self, blocks):
         m = self.n_components_
@@ -603,7 +641,7 @@ class RFM:
                 f"(tol={tol:g}; last residual norms {hist}; last relative step "
                 f"{res.last_step:.2e}); the model was left as it was before the "
                 "call. Try more iterations, a better-posed problem or a larger tol",
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning, stacklevel=_caller_level())
             return self
         self.n_iter_ = res.n_iter
         self.residual_history_ = list(res.history)
@@ -612,6 +650,7 @@ class RFM:
                     t0, res.t_solve, np.concatenate([b.X for b in blocks]))
         return self
 
+    @_atomic
     def fit_time_slabs(self, equations, slabs):
         """Solve a space-time problem slab by slab along the last coordinate.
 
@@ -639,8 +678,13 @@ class RFM:
             ``slab_edges_``; ``predict`` and ``feature_matrix`` work across
             the slabs.
         """
-        from .timeslab import fit_slabs
-        return _atomic(fit_slabs)(self, equations, slabs)
+        from .timeslab import march
+
+        self._setup()
+        slabs = check_positive_int(slabs, "slabs")
+        blocks = normalize_blocks(equations, self.dim_, self.n_components_,
+                                  self._check_points)
+        return march(self, blocks, slabs)
 
     # --------------------------------------------------------- internals --
     def _rounding_floor(self, X):
@@ -688,7 +732,10 @@ class RFM:
         self.solver_ = used
         self.assembly_time_ = (time.perf_counter() - t0 - t_solve) if t_asm is None else t_asm
         self.solve_time_ = t_solve
-        floor = self._rounding_floor(value_points)
+        # the floor is a maximum over points: a strided subset of at most
+        # 4096 of them estimates it at a fraction of the cost
+        stride = max(1, value_points.shape[0] // 4096)
+        floor = self._rounding_floor(np.ascontiguousarray(value_points[::stride]))
         self.rounding_floor_ = floor
         if not cond < COND_WARN and not floor < FLOOR_WARN:
             warnings.warn(
@@ -697,7 +744,8 @@ class RFM:
                 f"{np.max(np.abs(coef)):.3e}) cancel so much that rounding alone "
                 f"perturbs predictions by ~{floor:.1e} relative (relative "
                 f"residual {residual:.3e}); use fewer features, a larger "
-                f"scale or more subdomains", IllConditionedWarning, stacklevel=4)
+                f"scale or more subdomains", IllConditionedWarning,
+                stacklevel=_caller_level())
         return self
 
 

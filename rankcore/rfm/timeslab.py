@@ -1,0 +1,119 @@
+"""Time slabs: a space-time box solved slab by slab along its last coordinate.
+
+The box is cut into equal slabs ``[t_k, t_{k+1}]``; each slab is an RFM of
+its own (same parameters, its own random features), fitted in turn.  The
+initial conditions of slab ``k > 0`` are the initial blocks of the problem
+moved to ``t = t_k``, with the right-hand side ``sum_alpha a_alpha D^alpha
+u_{k-1}`` evaluated from the previous slab's solution.  This is block time
+marching: every solve has the size of one slab.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+__all__ = ["march", "slab_index", "slab_predict", "slab_feature_matrix"]
+
+
+def slab_index(edges, t):
+    """Slab of each time ``t``: ``edges[k] <= t < edges[k+1]`` (last slab closed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slab_index(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.5, 0.7, 1.0])).tolist()
+    [0, 1, 1, 1]
+    """
+    return np.clip(np.searchsorted(edges, t, side="right") - 1, 0, edges.size - 2)
+
+
+def _user_block(X, terms, rhs, weight):
+    return (X, {(c, a): coef for c, a, coef in terms}, rhs, weight)
+
+
+def march(model, blocks, slabs):
+    """Fit ``model`` (already set up) slab by slab; returns it.
+
+    ``blocks`` are validated :class:`~rankcore.rfm.equations.LinearBlock`
+    records on the whole box.
+    """
+    box = model.box_
+    t0, t1 = box[-1]
+    tol = 1e-12 * (t1 - t0)
+    edges = np.linspace(t0, t1, slabs + 1)
+    initial = [b for b in blocks if np.all(np.abs(b.X[:, -1] - t0) <= tol)]
+    if not initial:
+        raise ValueError(
+            "fit_time_slabs needs initial conditions: at least one block whose "
+            f"points all lie on the initial face t = {t0!r} (the low end of the "
+            "last coordinate of the box)")
+    others = [b for b in blocks if not any(b is i for i in initial)]
+    parts = [slab_index(edges, b.X[:, -1]) for b in others]
+    rng = np.random.default_rng(model.random_state)
+    models = []
+    for k in range(slabs):
+        eqs = []
+        for b, part in zip(others, parts):
+            sel = part == k
+            if sel.any():
+                eqs.append(_user_block(b.X[sel], [(c, a, coef[sel]) for c, a, coef in b.terms],
+                                       b.rhs[sel], b.weight))
+        for b in initial:
+            X = b.X.copy()
+            X[:, -1] = edges[k]
+            if k == 0:
+                rhs = b.rhs
+            else:
+                prev = models[-1]
+                rhs = sum(coef * prev.predict(X, derivative=a, component=c)
+                          for c, a, coef in b.terms)
+            eqs.append(_user_block(X, b.terms, rhs, b.weight))
+        child = copy.copy(model)
+        sbox = box.copy()
+        sbox[-1] = edges[k:k + 2]
+        child.box = sbox.tolist()
+        child.random_state = rng
+        child.fit_linear(eqs)
+        models.append(child)
+    for name in ("basis_",):
+        model.__dict__.pop(name, None)
+    model.slab_models_ = models
+    model.slab_edges_ = edges
+    model.coef_ = np.concatenate([c.coef_ for c in models])
+    for name in ("centers_", "radii_", "weights_", "biases_"):
+        setattr(model, name, np.concatenate([getattr(c, name) for c in models]))
+    model.n_subdomains_ = sum(c.n_subdomains_ for c in models)
+    for name in ("n_unknowns_", "n_equations_", "assembly_time_", "solve_time_"):
+        setattr(model, name, sum(getattr(c, name) for c in models))
+    for name in ("cond_", "residual_", "rounding_floor_"):
+        setattr(model, name, max(getattr(c, name) for c in models))
+    model.solver_ = models[-1].solver_
+    return model
+
+
+def slab_predict(model, X, alpha, component):
+    """``predict`` of a slab-fitted model: each point from the slab holding its t."""
+    part = slab_index(model.slab_edges_, X[:, -1])
+    m = model.n_components_
+    out = np.empty((X.shape[0],) if (component is not None or m == 1) else (X.shape[0], m))
+    for k, child in enumerate(model.slab_models_):
+        sel = part == k
+        if sel.any():
+            out[sel] = child.predict(X[sel], derivative=alpha, component=component)
+    return out
+
+
+def slab_feature_matrix(model, X):
+    """Feature matrix of a slab-fitted model: the slabs' columns side by side."""
+    part = slab_index(model.slab_edges_, X[:, -1])
+    widths = [c.n_subdomains_ * c.features for c in model.slab_models_]
+    out = np.zeros((X.shape[0], sum(widths)))
+    start = 0
+    for k, child in enumerate(model.slab_models_):
+        sel = part == k
+        if sel.any():
+            out[np.ix_(sel, np.arange(start, start + widths[k]))] = child.feature_matrix(X[sel])
+        start += widths[k]
+    return out

@@ -1,0 +1,188 @@
+"""The general RFM solver: linear blocks, systems, space-time, slabs, nonlinear.
+
+Manufactured solutions throughout.  Thresholds sit 10-100x above the errors
+measured on this machine (in comments) and within the accuracy goals:
+<= 1e-8 on smooth 2-D scalar problems, <= 1e-7 for systems and space-time.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from rankcore import RFM
+from rankcore.rfm import ConvergenceWarning
+
+PI = math.pi
+s, c = np.sin, np.cos
+BOX2 = [(0.0, 1.0), (0.0, 1.0)]
+
+
+def grid(box, n, interior=False):
+    axes = [np.linspace(lo, hi, n + 2)[1:-1] if interior else np.linspace(lo, hi, n)
+            for lo, hi in box]
+    return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def sides(n):
+    """The four sides of the unit square, n points each (corners included)."""
+    t, z, o = np.linspace(0, 1, n), np.zeros(n), np.ones(n)
+    return dict(left=np.stack([z, t], 1), right=np.stack([o, t], 1),
+                bottom=np.stack([t, z], 1), top=np.stack([t, o], 1))
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# ------------------------------------------------------- scalar, linear ---
+
+def test_helmholtz_2d_dirichlet_and_neumann():
+    k = 4.0
+    u = lambda X: s(2 * PI * X[:, 0]) * c(1.5 * PI * X[:, 1]) + X[:, 0] * X[:, 1]  # noqa: E731
+    ux = lambda X: 2 * PI * c(2 * PI * X[:, 0]) * c(1.5 * PI * X[:, 1]) + X[:, 1]  # noqa: E731
+    f = lambda X: ((6.25 * PI ** 2 - k * k) * s(2 * PI * X[:, 0]) * c(1.5 * PI * X[:, 1])  # noqa: E731
+                   - k * k * X[:, 0] * X[:, 1])
+    S = sides(60)
+    D = np.concatenate([S["left"], S["bottom"], S["top"]])
+    m = RFM(BOX2, 2, 200, scale=0.5, random_state=0).fit_linear([
+        (grid(BOX2, 60, True), {(2, 0): -1.0, (0, 2): -1.0, (0, 0): -k * k}, f),
+        (D, {(0, 0): 1.0}, u),
+        (S["right"], {(1, 0): 1.0}, ux)])
+    X = grid(BOX2, 50)
+    assert rel(m.predict(X), u(X)) < 1e-8  # measured 5e-11
+    assert m.n_unknowns_ == 800 and m.solver_ == "banded"
+
+
+def test_variable_coefficients_advection_diffusion_robin():
+    """-div(a grad u) + b . grad u = f, a = 1 + x y / 2 (callable), b (arrays)."""
+    u = lambda X: c(PI * X[:, 0]) * np.exp(X[:, 1])  # noqa: E731
+    ux = lambda X: -PI * s(PI * X[:, 0]) * np.exp(X[:, 1])  # noqa: E731
+    uy = u
+    lap = lambda X: (1 - PI ** 2) * u(X)  # noqa: E731
+    a = lambda X: 1 + X[:, 0] * X[:, 1] / 2  # noqa: E731
+    Xi = grid(BOX2, 50, True)
+    bx, by = 1.0 + Xi[:, 1], -0.5 * np.ones(len(Xi))
+    # -a lap u - grad a . grad u + b . grad u
+    f = -a(Xi) * lap(Xi) - (Xi[:, 1] / 2) * ux(Xi) - (Xi[:, 0] / 2) * uy(Xi) \
+        + bx * ux(Xi) + by * uy(Xi)
+    S = sides(50)
+    beta = 2.0  # Robin on the top: u_y + beta u = g
+    terms = {(2, 0): lambda X: -a(X), (0, 2): lambda X: -a(X),
+             (1, 0): bx - Xi[:, 1] / 2, (0, 1): by - Xi[:, 0] / 2}
+    D = np.concatenate([S["left"], S["right"], S["bottom"]])
+    m = RFM(BOX2, 2, 200, scale=0.5, random_state=1).fit_linear([
+        (Xi, terms, f),
+        (D, {(0, 0): 1.0}, u, 10.0),
+        (S["top"], {(0, 1): 1.0, (0, 0): beta}, lambda X: uy(X) + beta * u(X))])
+    X = grid(BOX2, 50)
+    assert rel(m.predict(X), u(X)) < 1e-8  # measured 3e-11
+
+
+def test_helmholtz_1d_locelm_case():
+    """u'' - 10 u = f on [0, 8], 4 subdomains x 125 features: max error ~1e-10."""
+    a, b = 3 * PI, 2 * PI
+
+    def u(X):
+        return s(a * X[:, 0] + 3 * PI / 20) * c(b * X[:, 0] + PI / 10) + 2
+
+    def upp(X):
+        x = X[:, 0]
+        S, C = s(a * x + 3 * PI / 20), c(b * x + PI / 10)
+        return (-(a * a + b * b) * S * C
+                - 2 * a * b * c(a * x + 3 * PI / 20) * s(b * x + PI / 10))
+
+    x = np.linspace(0, 8, 800)[:, None]
+    m = RFM([(0.0, 8.0)], 4, 125, scale=4.0, random_state=0).fit_linear([
+        (x, {(2,): 1.0, (0,): -10.0}, lambda X: upp(X) - 10 * u(X)),
+        (np.array([[0.0], [8.0]]), {(0,): 1.0}, u)])
+    xt = np.linspace(0, 8, 4001)[:, None]
+    assert np.abs(m.predict(xt) - u(xt)).max() < 1e-9  # measured 1.1e-10
+
+
+@pytest.mark.parametrize("pou", ["a", "b"])
+def test_predict_derivatives_including_mixed(pou):
+    u = lambda X: s(PI * X[:, 0]) * c(PI * X[:, 1]) + X[:, 0] ** 2 * X[:, 1]  # noqa: E731
+    m = RFM(BOX2, 2, 150, pou=pou, scale=0.5, random_state=2).fit_function(u)
+    X = grid(BOX2, 21)[::3]
+    x, y = X[:, 0], X[:, 1]
+    want = {(1, 0): PI * c(PI * x) * c(PI * y) + 2 * x * y,
+            (0, 1): -PI * s(PI * x) * s(PI * y) + x ** 2,
+            (1, 1): -PI ** 2 * c(PI * x) * s(PI * y) + 2 * x,
+            (2, 0): -PI ** 2 * s(PI * x) * c(PI * y) + 2 * y,
+            (0, 2): -PI ** 2 * s(PI * x) * c(PI * y)}
+    for alpha, w in want.items():
+        got = m.predict(X, derivative=alpha)
+        assert np.abs(got - w).max() < 1e-4 * (1 + np.abs(w).max()), alpha  # measured 1e-7
+
+
+# -------------------------------------------------------------- systems ---
+
+def test_linear_elasticity_plane_strain_mixed_conditions():
+    E, nu = 1.0, 0.3
+    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    U = [lambda X: s(PI * X[:, 0]) * c(PI * X[:, 1]),
+         lambda X: c(PI * X[:, 0]) * s(PI * X[:, 1])]
+    u1x = lambda X: PI * c(PI * X[:, 0]) * c(PI * X[:, 1])  # noqa: E731
+    u1y = lambda X: -PI * s(PI * X[:, 0]) * s(PI * X[:, 1])  # noqa: E731
+    u2x, u2y = u1y, u1x
+    u1xy = lambda X: -PI ** 2 * c(PI * X[:, 0]) * s(PI * X[:, 1])  # noqa: E731
+    u2xy = lambda X: -PI ** 2 * s(PI * X[:, 0]) * c(PI * X[:, 1])  # noqa: E731
+    # Navier-Cauchy: -(mu lap u + (lam + mu) grad div u) = f
+    f1 = lambda X: 2 * mu * PI ** 2 * U[0](X) - (lam + mu) * (-PI ** 2 * U[0](X) + u2xy(X))  # noqa: E731
+    f2 = lambda X: 2 * mu * PI ** 2 * U[1](X) - (lam + mu) * (u1xy(X) - PI ** 2 * U[1](X))  # noqa: E731
+    L1 = {(0, (2, 0)): -(lam + 2 * mu), (0, (0, 2)): -mu, (1, (1, 1)): -(lam + mu)}
+    L2 = {(1, (2, 0)): -mu, (1, (0, 2)): -(lam + 2 * mu), (0, (1, 1)): -(lam + mu)}
+    S = sides(48)
+    D = np.concatenate([S["left"], S["bottom"], S["top"]])
+    Xi = grid(BOX2, 44, True)
+    R = S["right"]  # traction sigma n with n = (1, 0)
+    m = RFM(BOX2, 2, 120, scale=0.5, components=2, random_state=0).fit_linear([
+        (Xi, L1, f1), (Xi, L2, f2),
+        (D, {(0, (0, 0)): 1.0}, U[0]), (D, {(1, (0, 0)): 1.0}, U[1]),
+        (R, {(0, (1, 0)): lam + 2 * mu, (1, (0, 1)): lam},
+         lambda X: (lam + 2 * mu) * u1x(X) + lam * u2y(X)),
+        (R, {(0, (0, 1)): mu, (1, (1, 0)): mu}, lambda X: mu * (u1y(X) + u2x(X)))])
+    X = grid(BOX2, 40)
+    P = m.predict(X)
+    assert P.shape == (len(X), 2) and m.coef_.shape == (4, 2, 120)
+    assert rel(P[:, 0], U[0](X)) < 1e-7 and rel(P[:, 1], U[1](X)) < 1e-7  # measured 2e-10
+    np.testing.assert_array_equal(m.predict(X, component=1), P[:, 1])
+
+
+def test_stokes_velocity_pressure():
+    """-lap u + grad p = f, div u = 0; the pressure fixed at one point."""
+    us = lambda X: PI * s(PI * X[:, 0]) * c(PI * X[:, 1])  # noqa: E731
+    vs = lambda X: -PI * c(PI * X[:, 0]) * s(PI * X[:, 1])  # noqa: E731
+    ps = lambda X: c(PI * X[:, 0]) * c(PI * X[:, 1])  # noqa: E731
+    g1 = lambda X: 2 * PI ** 2 * us(X) - PI * s(PI * X[:, 0]) * c(PI * X[:, 1])  # noqa: E731
+    g2 = lambda X: 2 * PI ** 2 * vs(X) - PI * c(PI * X[:, 0]) * s(PI * X[:, 1])  # noqa: E731
+    S = sides(60)
+    B = np.concatenate(list(S.values()))
+    Xi = grid(BOX2, 56, True)
+    m = RFM(BOX2, 2, 150, scale=0.5, components=3, random_state=0).fit_linear([
+        (Xi, {(0, (2, 0)): -1.0, (0, (0, 2)): -1.0, (2, (1, 0)): 1.0}, g1),
+        (Xi, {(1, (2, 0)): -1.0, (1, (0, 2)): -1.0, (2, (0, 1)): 1.0}, g2),
+        (Xi, {(0, (1, 0)): 1.0, (1, (0, 1)): 1.0}, 0.0),
+        (B, {(0, (0, 0)): 1.0}, us), (B, {(1, (0, 0)): 1.0}, vs),
+        (np.array([[0.3, 0.6]]), {(2, (0, 0)): 1.0}, ps)])
+    X = grid(BOX2, 40)
+    P = m.predict(X)
+    assert rel(P[:, 0], us(X)) < 1e-8 and rel(P[:, 1], vs(X)) < 1e-8
+    assert rel(P[:, 2], ps(X)) < 1e-7
+    div = m.predict(X, (1, 0), component=0) + m.predict(X, (0, 1), component=1)
+    assert np.abs(div).max() < 1e-6
+
+
+def test_pure_neumann_fixed_by_the_mean():
+    """-u'' = f with u' given at both ends: u is fixed by its mean."""
+    u = lambda X: c(2 * PI * X[:, 0]) + X[:, 0] ** 2  # noqa: E731
+    x = np.linspace(0, 1, 200)[:, None]
+    ends = np.array([[0.0], [1.0]])
+    m = RFM([(0.0, 1.0)], 3, 60, random_state=0).fit_linear(
+        [(x, {(2,): -1.0}, lambda X: 4 * PI ** 2 * c(2 * PI * X[:, 0]) - 2),
+         (ends, {(1,): 1.0}, [0.0, 2.0])], mean={0: 1.0 / 3.0})
+    assert np.abs(m.predict(x) - u(x)).max() < 1e-8
+    with pytest.raises(ValueError, match=r"mean\[1\].*component 1 is out of range"):
+        m.fit_linear([(x, {(2,): -1.0}, 0.0)], mean={1: 0.0})
