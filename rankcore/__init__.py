@@ -16,6 +16,7 @@ from .rank import (NegativeEigenvalueWarning, eps_rank, is_eps_independent,
                    spectrum, spectrum_from_features)
 from .rfm import ELM, RFM, IllConditionedWarning
 from .snapshots import Run, SnapshotFileError, SnapshotWriter, open_run
+from .staircase import Staircase, staircase
 from .subset import SubsetSelection, hong_pan_bound, select_rows
 from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
                      loss_lower_bound_from_features, residual_lower_bound,
@@ -41,4 +42,6 @@ __all__ = [
     "RFM", "ELM", "IllConditionedWarning",
     # HDF5 snapshots
     "open_run", "Run", "SnapshotWriter", "SnapshotFileError",
+    # staircase analytics of recorded runs
+    "staircase", "Staircase",
 ]
