@@ -186,3 +186,144 @@ def test_pure_neumann_fixed_by_the_mean():
     assert np.abs(m.predict(x) - u(x)).max() < 1e-8
     with pytest.raises(ValueError, match=r"mean\[1\].*component 1 is out of range"):
         m.fit_linear([(x, {(2,): -1.0}, 0.0)], mean={1: 0.0})
+
+
+# ----------------------------------------------------------- space-time ---
+
+def _space_time_blocks(box, n, interior_terms, rhs, u, initial):
+    """Interior rows, u = u_exact at x = lo, hi for all t, and initial blocks."""
+    (x0, x1), (t0, t1) = box
+    Xi = grid(box, n, True)
+    t = np.linspace(t0, t1, n)
+    sidesx = np.concatenate([np.stack([np.full(n, x0), t], 1),
+                             np.stack([np.full(n, x1), t], 1)])
+    ic = np.stack([np.linspace(x0, x1, n), np.full(n, t0)], 1)
+    return ([(Xi, interior_terms, rhs), (sidesx, {(0, 0): 1.0}, u)]
+            + [(ic, terms, g) for terms, g in initial])
+
+
+def test_heat_equation_whole_box_and_time_slabs():
+    nu, box = 0.1, [(0.0, 1.0), (0.0, 2.0)]
+    u = lambda X: np.exp(-nu * PI ** 2 * X[:, 1]) * s(PI * X[:, 0]) + X[:, 0]  # noqa: E731
+    eqs = _space_time_blocks(box, 60, {(0, 1): 1.0, (2, 0): -nu}, 0.0, u,
+                             [({(0, 0): 1.0}, u)])
+    X = grid(box, 41)
+    whole = RFM(box, 2, 200, scale=0.5, random_state=0).fit_linear(eqs)
+    assert rel(whole.predict(X), u(X)) < 1e-7  # measured 1e-11
+    slab = RFM(box, (2, 1), 150, scale=0.5, random_state=0).fit_time_slabs(eqs, 2)
+    assert len(slab.slab_models_) == 2 and slab.n_unknowns_ == 600
+    np.testing.assert_allclose(slab.slab_edges_, [0.0, 1.0, 2.0])
+    assert rel(slab.predict(X), u(X)) < 1e-7  # measured 3e-10
+    # the second slab starts from the first one's final state
+    Y = np.stack([np.linspace(0, 1, 9), np.ones(9)], 1)
+    a, b = slab.slab_models_
+    assert np.abs(a.predict(Y) - b.predict(Y)).max() < 1e-8
+    F = slab.feature_matrix(X)
+    np.testing.assert_allclose(F @ slab.coef_.ravel(), slab.predict(X), atol=1e-10)
+    ut = slab.predict(X, derivative=(0, 1))
+    assert np.abs(ut + nu * PI ** 2 * np.exp(-nu * PI ** 2 * X[:, 1]) * s(PI * X[:, 0])).max() < 1e-5
+
+
+def test_advection_space_time():
+    box = [(0.0, 1.0), (0.0, 1.0)]
+    u = lambda X: s(2 * PI * (X[:, 0] - 0.5 * X[:, 1])) + 0.5  # noqa: E731
+    Xi = grid(box, 50, True)
+    t = np.linspace(0, 1, 50)
+    inflow = np.stack([np.zeros(50), t], 1)
+    ic = np.stack([t, np.zeros(50)], 1)
+    m = RFM(box, 2, 150, scale=0.5, random_state=0).fit_linear([
+        (Xi, {(0, 1): 1.0, (1, 0): 0.5}, 0.0), (inflow, {(0, 0): 1.0}, u),
+        (ic, {(0, 0): 1.0}, u)])
+    X = grid(box, 41)
+    assert rel(m.predict(X), u(X)) < 1e-7  # measured 1e-10
+
+
+def test_wave_equation_whole_box_and_slabs():
+    """u_tt = 4 u_xx with u and u_t given at t = 0; the slabs carry both."""
+    box = [(0.0, 1.0), (0.0, 1.0)]
+    u = lambda X: s(PI * X[:, 0]) * (c(2 * PI * X[:, 1]) + 0.5 * s(2 * PI * X[:, 1]))  # noqa: E731
+    eqs = _space_time_blocks(box, 60, {(0, 2): 1.0, (2, 0): -4.0}, 0.0, u,
+                             [({(0, 0): 1.0}, u),
+                              ({(0, 1): 1.0}, lambda X: PI * s(PI * X[:, 0]))])
+    X = grid(box, 41)
+    whole = RFM(box, 2, 200, scale=0.5, random_state=0).fit_linear(eqs)
+    assert rel(whole.predict(X), u(X)) < 1e-7  # measured 5e-11
+    slab = RFM(box, (2, 1), 200, scale=0.5, random_state=0).fit_time_slabs(eqs, 2)
+    assert rel(slab.predict(X), u(X)) < 1e-7  # measured 2e-9
+
+
+# ------------------------------------------------------------ nonlinear ---
+
+def _nonlinear_poisson_blocks(n=40):
+    """-lap u + u^3 = f on the unit square, u = g on the boundary."""
+    u = lambda X: s(PI * X[:, 0]) * s(PI * X[:, 1]) + 0.5 * X[:, 0]  # noqa: E731
+    f = lambda X: 2 * PI ** 2 * s(PI * X[:, 0]) * s(PI * X[:, 1]) + u(X) ** 3  # noqa: E731
+    Xi = grid(BOX2, n, True)
+    B = np.concatenate(list(sides(n).values()))
+    res = lambda X, D: -D[(2, 0)] - D[(0, 2)] + D[(0, 0)] ** 3 - f(X)  # noqa: E731
+    return u, [(Xi, res, [(0, 0), (2, 0), (0, 2)]), (B, {(0, 0): 1.0}, u)]
+
+
+@pytest.mark.parametrize("jacobian", ["auto", "complex", "fd"])
+def test_nonlinear_poisson_gauss_newton(jacobian):
+    u, eqs = _nonlinear_poisson_blocks()
+    m = RFM(BOX2, 2, 150, scale=0.5, random_state=0)
+    m.fit_nonlinear(eqs, jacobian=jacobian)
+    X = grid(BOX2, 41)
+    assert rel(m.predict(X), u(X)) < 1e-8
+    assert 2 <= m.n_iter_ <= 10
+    h = m.residual_history_
+    assert len(h) == m.n_iter_ + 1 and h[-1] < 1e-6 * h[0]
+    assert m.jacobian_ == ("fd" if jacobian == "fd" else "complex")
+
+
+def test_bratu_1d_matches_the_exact_solution():
+    """-u'' = lam exp(u), u(0) = u(1) = 0 (lower branch, lam = 1)."""
+    lam = 1.0
+    theta = 1.0
+    for _ in range(200):  # theta = sqrt(2 lam) cosh(theta / 4)
+        theta = math.sqrt(2 * lam) * math.cosh(theta / 4)
+    u = lambda X: -2 * np.log(np.cosh((X[:, 0] - 0.5) * theta / 2) / math.cosh(theta / 4))  # noqa: E731
+    x = np.linspace(0, 1, 200)[:, None]
+    m = RFM([(0.0, 1.0)], 2, 80, random_state=0).fit_nonlinear(
+        [(x, lambda X, D: -D[(2,)] - lam * np.exp(D[(0,)]), [(0,), (2,)]),
+         (np.array([[0.0], [1.0]]), {(0,): 1.0}, 0.0)])
+    assert np.abs(m.predict(x) - u(x)).max() < 1e-9
+    assert m.n_iter_ <= 8
+
+
+def test_non_complex_safe_residual_falls_back_to_differences():
+    """abs() is not complex-safe: 'auto' notices and uses central differences."""
+    u = lambda X: 1.0 + 0.5 * s(PI * X[:, 0])  # noqa: E731 (positive)
+    f = lambda X: 0.5 * PI ** 2 * s(PI * X[:, 0]) + u(X) ** 2  # noqa: E731
+    x = np.linspace(0, 1, 150)[:, None]
+    eqs = [(x, lambda X, D: -D[(2,)] + np.abs(D[(0,)]) * D[(0,)] - f(X), [(0,), (2,)]),
+           (np.array([[0.0], [1.0]]), {(0,): 1.0}, 1.0)]
+    m = RFM([(0.0, 1.0)], 2, 60, random_state=0).fit_nonlinear(eqs)
+    assert m.jacobian_ == "fd"
+    assert np.abs(m.predict(x) - u(x)).max() < 1e-8
+
+
+def test_nonconvergence_warns_and_leaves_the_model_unchanged():
+    u, eqs = _nonlinear_poisson_blocks(20)
+    m = RFM(BOX2, 2, 60, scale=0.5, random_state=0).fit_function(lambda X: X[:, 0])
+    coef, w = m.coef_.copy(), m.weights_.copy()
+    m.random_state = 5
+    with pytest.warns(ConvergenceWarning, match=r"did not converge in 1 iterations.*left as it was"):
+        out = m.fit_nonlinear(eqs, max_iter=1)
+    assert out is m
+    np.testing.assert_array_equal(m.coef_, coef)
+    np.testing.assert_array_equal(m.weights_, w)
+    assert not hasattr(m, "n_iter_")
+
+
+def test_linear_problem_through_fit_nonlinear_is_one_step():
+    u = lambda X: s(PI * X[:, 0])  # noqa: E731
+    x = np.linspace(0, 1, 100)[:, None]
+    lin = RFM([(0.0, 1.0)], 2, 40, random_state=0).fit_linear(
+        [(x, {(2,): -1.0}, lambda X: PI ** 2 * u(X)), (np.array([[0.0], [1.0]]), {(0,): 1.0}, 0.0)])
+    nl = RFM([(0.0, 1.0)], 2, 40, random_state=0).fit_nonlinear(
+        [(x, lambda X, D: -D[(2,)] - PI ** 2 * u(X), [(2,)]),
+         (np.array([[0.0], [1.0]]), {(0,): 1.0}, 0.0)])
+    assert nl.n_iter_ <= 2
+    np.testing.assert_allclose(nl.predict(x), lin.predict(x), atol=1e-10)

@@ -587,14 +587,19 @@ class RFM:
             calls ``residual`` with complex D (complex step, exact to
             rounding); ``"fd"`` uses central differences (relative accuracy
             about 1e-10 for smooth residuals); ``"auto"`` uses the complex
-            step and checks it once against central differences, falling
-            back to them if ``residual`` is not complex-safe.
+            step and checks it at every iteration against central
+            differences; a block whose residual is not complex-safe (e.g.
+            uses ``abs``) switches to the differences for good.  Only the
+            residual is needed: no user derivative.
 
         Returns
         -------
         self
             With ``n_iter_`` and ``residual_history_`` (the 2-norm of the
-            row-scaled residual before each iteration and at the end).
+            row-scaled residual before each iteration and at the end) and
+            ``jacobian_`` (``"complex"``, ``"fd"`` or ``"mixed"``: what the
+            last iteration used).  ``residual_`` is the last entry of the
+            history over the first.
             When the iteration does not converge a :class:`ConvergenceWarning`
             is issued and the model is left as it was before the call.
 

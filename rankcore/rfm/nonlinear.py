@@ -10,7 +10,9 @@ Partials: complex step ``Im F(D + i h e_k) / h`` with ``h = 1e-30`` (exact to
 rounding, needs a residual written with complex-safe operations), or central
 differences with ``h_k = eps^(1/3) max(1, |D_k|)`` (relative accuracy about
 ``eps^(2/3)``, i.e. 1e-10, for smooth residuals).  ``"auto"`` uses the
-complex step after checking it once per block against central differences.
+complex step and checks it at every iteration against central differences;
+after the first disagreement (a residual that is not complex-safe, such as
+one using ``abs``) that block uses central differences from then on.
 
 Step control: the full Gauss-Newton step is tried first and halved (up to 12
 times) until the sum of squared scaled residuals does not grow; when no
@@ -179,6 +181,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
     coef = np.zeros((nb, m * J))
     history = []
     lam = 0.0
+    modes = [jacobian] * len(nl)
     used_jac = set()
     t_solve = 0.0
     step = np.inf
@@ -189,10 +192,13 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
     for it in range(1, max_iter + 1):
         systems = [] if lin_sys is None else [lin_sys[:4]]
         scales = []
+        used_jac = set()
         for bi, b in enumerate(nl):
             D = derivs(coef, bi)
             F = _real_residual(b, D)
-            P, how = residual_partials(b, D, jacobian)
+            P, how = residual_partials(b, D, modes[bi])
+            if how == "fd":
+                modes[bi] = "fd"  # once the complex step failed, stay with differences
             used_jac.add(how)
             N = b.X.shape[0]
             terms = [(c, a, P[k]) for k, (c, a) in enumerate(b.parsed)]
