@@ -53,6 +53,36 @@ def _open(path):
     return open_run(path)
 
 
+class _Terminal:
+    """A text stream that escapes control characters (newlines and tabs pass).
+
+    Layer names, metadata and paths come from files anyone may have written;
+    every subcommand writes through this, so none of them can reach the
+    terminal raw.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        from .snapshots import printable
+        return self._stream.write("\n".join(
+            "\t".join(printable(part) for part in line.split("\t"))
+            for line in text.split("\n")))
+
+    def __getattr__(self, name):  # flush, fileno, isatty, ...
+        return getattr(self._stream, name)
+
+
+def _error_line(command, exc):
+    """The one line on stderr for an error: control characters escaped."""
+    from .snapshots import printable
+    msg = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, (CLIError, ValueError, TypeError, OSError)):
+        msg = f"internal error ({type(exc).__name__}): {msg}"
+    return f"rankcore {command}: error: {printable(msg)}\n"
+
+
 def _layers(run, requested):
     if not requested:
         return list(run.layers)
@@ -349,7 +379,8 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success, 2 on an error (reported as one line on stderr).
+        0 on success, 2 on an error (reported as one line on stderr, control
+        characters escaped), 130 when interrupted.
 
     Examples
     --------
@@ -363,13 +394,15 @@ def main(argv=None):
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return int(exc.code or 0)
     try:
-        return args.func(args, sys.stdout)
-    except (CLIError, ValueError, TypeError, OSError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.stderr.write(f"rankcore {args.command}: error: {msg}\n")
-        return 2
+        return args.func(args, _Terminal(sys.stdout))
     except BrokenPipeError:  # e.g. `rankcore rank RUN | head`
         return 0
+    except KeyboardInterrupt:
+        sys.stderr.write(f"rankcore {args.command}: interrupted\n")
+        return 130
+    except Exception as exc:  # bad files and arguments: one line, never a traceback
+        sys.stderr.write(_error_line(args.command, exc))
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
