@@ -5,10 +5,13 @@ Subcommands (``rankcore <cmd> --help`` for details)::
     rankcore info RUN
     rankcore rank RUN --eps 1e-6 [1e-4 ...] [--relative] [--layer NAME] [--csv]
     rankcore plot RUN [RUN ...] -o staircase.png [--eps ...] [--relative]
-    rankcore watch RUN [--interval S] [--max-updates K]
+    rankcore watch RUN [--interval S] [--max-updates K] [--timeout S]
+    rankcore report RUN [RUN ...] -o report.html [--eps ...] [--spectrum-steps ...]
+    rankcore --version
 
 Errors print one line on stderr and exit with status 2.  Nothing here imports
-torch; matplotlib is imported only by ``plot``.
+torch; matplotlib (and tqdm) are imported only by ``plot`` and ``report``,
+which say what to install when they are missing.
 """
 
 from __future__ import annotations
@@ -180,11 +183,15 @@ def cmd_rank(args, out):
 
 def cmd_plot(args, out):
     eps = _eps_list(args.eps)
-    import matplotlib
+    try:
+        import matplotlib
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise CLIError(f"plot needs matplotlib and tqdm ({exc.name} is missing): "
+                       f"pip install rankcore[plot]") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-    from tqdm.auto import tqdm
 
     runs = []
     try:
@@ -262,6 +269,9 @@ def cmd_watch(args, out):
         raise CLIError(f"--interval must be > 0, got {args.interval}")
     if args.max_updates is not None and args.max_updates < 1:
         raise CLIError(f"--max-updates must be >= 1, got {args.max_updates}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise CLIError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     polls = 0
     if not os.path.exists(args.run):
         # the recorder creates the file at the first recorded step
@@ -271,6 +281,9 @@ def cmd_watch(args, out):
             polls += 1
             if args.max_updates is not None and polls >= args.max_updates:
                 raise CLIError(f"{args.run!r} did not appear after {polls} polls")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CLIError(f"{args.run!r} did not appear within --timeout "
+                               f"{args.timeout:g} s")
             try:
                 time.sleep(args.interval)
             except KeyboardInterrupt:
@@ -298,13 +311,42 @@ def cmd_watch(args, out):
                     out.write("\n".join(lines) + "\n")
                     out.flush()
                     shown = T
+                # the writer's end-of-run marker (older rankcore: never set)
+                if getattr(run, "finished", False):
+                    out.write(f"# run finished: {T} snapshots\n")
+                    break
                 polls += 1
                 if args.max_updates is not None and polls >= args.max_updates:
                     break
-                time.sleep(args.interval)
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        out.write(f"# --timeout {args.timeout:g} s reached, run not "
+                                  f"finished: {T} snapshots so far\n")
+                        break
+                    time.sleep(min(args.interval, left))
+                else:
+                    time.sleep(args.interval)
                 run.refresh()
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+# --- report ------------------------------------------------------------------
+
+def cmd_report(args, out):
+    eps = _eps_list(args.eps)
+    from .report import write_report
+    try:
+        write_report(args.runs, args.output, eps=eps, relative=args.relative,
+                     layers=args.layer, spectrum_steps=args.spectrum_steps,
+                     title=args.title)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    out.write(f"wrote {args.output} ({len(args.runs)} run(s), eps "
+              f"{', '.join(f'{e:g}' for e in eps)} "
+              f"{'relative' if args.relative else 'absolute'})\n")
     return 0
 
 
@@ -316,13 +358,16 @@ def _parser():
         description="Inspect rankcore snapshot files (HDF5 written by "
                     "bridge.SnapshotRecorder): eps-rank of layer features during "
                     "training, staircase plots, live following.")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"rankcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    def eps_opts(sp):
-        sp.add_argument("--eps", nargs="+", default=[str(e) for e in DEFAULT_EPS],
+    def eps_opts(sp, default=DEFAULT_EPS):
+        sp.add_argument("--eps", nargs="+", default=[str(e) for e in default],
                         metavar="EPS",
-                        help="one or more tolerances (default: 1e-6)")
+                        help="one or more tolerances (default: "
+                             f"{' '.join(f'{e:g}' for e in default)})")
         sp.add_argument("--relative", action="store_true",
                         help="count eigenvalues > eps * lambda_max instead of the "
                              "paper's absolute lambda > eps")
@@ -363,8 +408,25 @@ def _parser():
     s.add_argument("--interval", type=float, default=2.0,
                    help="seconds between polls (default 2)")
     s.add_argument("--max-updates", type=int, default=None, metavar="K",
-                   help="stop after K polls (default: until Ctrl-C)")
+                   help="stop after K polls (default: until the run is finished)")
+    s.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="stop after S seconds even if the run is not finished")
     s.set_defaults(func=cmd_watch)
+
+    s = sub.add_parser("report", help="self-contained HTML report of one or more runs",
+                       description="Write one HTML page (images inline, no network "
+                                   "access): loss and eps-rank over training for "
+                                   "every layer, the staircase table, spectra at "
+                                   "chosen steps and each run's metadata.")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="snapshot file(s)")
+    s.add_argument("-o", "--output", default="report.html",
+                   help="output HTML file (default report.html)")
+    s.add_argument("--spectrum-steps", type=int, nargs="+", default=None, metavar="STEP",
+                   help="training steps whose spectra are shown (nearest snapshot; "
+                        "default: five evenly spaced)")
+    s.add_argument("--title", default=None, help="page title")
+    eps_opts(s, default=(1e-3, 1e-6))
+    s.set_defaults(func=cmd_report)
     return p
 
 

@@ -108,7 +108,9 @@ def test_watch_finished_run(runs, capsys):
     assert "absolute" in lines[0]
     with rankcore.open_run(runs[0]) as run:
         r1 = run.eps_rank([1e-6, 1e-2], layer="1")
-        assert len(lines) == 2 + len(run)
+        # header, column names, one line per snapshot, then the end-of-run line
+        assert len(lines) == 3 + len(run)
+        assert lines[-1] == f"# run finished: {len(run)} snapshots"
         first = lines[2].split()
         assert first[0] == "0" and first[2] == f"{r1[0, 0]}/{r1[0, 1]}"
 
