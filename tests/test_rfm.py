@@ -101,6 +101,45 @@ def test_kernel_derivatives_match_finite_differences(d, activation, pou):
     np.testing.assert_allclose(lap, lap_fd, atol=2e-5 * max(1, np.abs(lap).max()))
 
 
+@pytest.mark.parametrize("d,pou,activation", [(2, "b", "tanh"), (3, "b", "sin"),
+                                                (2, "a", "cos"), (3, "a", "tanh")])
+def test_every_second_derivative_matches_differences_of_the_first(d, pou, activation):
+    """D^(e_a + e_b) against central differences of D^(e_b), mixed ones too."""
+    box = [(-1.0, 2.0), (0.0, 1.0), (0.5, 1.0)][:d]
+    m = RFM(box, subdomains=2, features=6, pou=pou, activation=activation,
+            scale=2.0, random_state=4)
+    m._setup()
+    rng = np.random.default_rng(1)
+    lo, hi = m.box_[:, 0], m.box_[:, 1]
+    X = lo + (hi - lo) * rng.uniform(0.05, 0.95, size=(60, d))
+    t = (X[:, None, :] - m.centers_[None]) / m.radii_[None]
+    kinks = np.min(np.abs(np.abs(t)[..., None] - np.array([0.75, 1.25])), axis=-1)
+    X = np.ascontiguousarray(X[np.all(kinks.reshape(X.shape[0], -1) > 2e-3, axis=1)])
+    sub, _ = m.basis_.touching(X)
+    one = np.ones(X.shape[0])
+
+    def val(Y, alpha):
+        return m.basis_.evaluate(np.ascontiguousarray(Y), sub, [(alpha, one)])
+
+    h = 1e-5
+    unit = [tuple(int(i == a) for i in range(d)) for a in range(d)]
+    for a in range(d):
+        e = np.zeros(d)
+        e[a] = h
+        for b in range(d):
+            alpha = tuple(x + y for x, y in zip(unit[a], unit[b]))
+            fd = (val(X + e, unit[b]) - val(X - e, unit[b])) / (2 * h)
+            got = val(X, alpha)
+            np.testing.assert_allclose(got, fd, atol=2e-5 * max(1, np.abs(got).max()),
+                                       err_msg=str(alpha))
+    # a combination of terms is the sum of the single terms
+    w = rng.uniform(-1, 1, size=(3, X.shape[0]))
+    alphas = [unit[0], tuple(2 * x for x in unit[-1]), (0,) * d]
+    combo = m.basis_.evaluate(X, sub, list(zip(alphas, w)))
+    parts = sum(w[k][:, None, None] * val(X, alphas[k]) for k in range(3))
+    np.testing.assert_allclose(combo, parts, rtol=1e-12, atol=1e-12)
+
+
 def _psi_sum(box, subdomains, X):
     m = RFM(box, subdomains=subdomains, features=1, pou="b", activation="cos",
             random_state=0)

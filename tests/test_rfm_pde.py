@@ -327,3 +327,80 @@ def test_linear_problem_through_fit_nonlinear_is_one_step():
          (np.array([[0.0], [1.0]]), {(0,): 1.0}, 0.0)])
     assert nl.n_iter_ <= 2
     np.testing.assert_allclose(nl.predict(x), lin.predict(x), atol=1e-10)
+
+
+# ------------------------------------------------------------ bad input ---
+
+_X = grid(BOX2, 5)
+_B = np.array([[0.0, 0.5], [1.0, 0.5]])
+
+
+@pytest.mark.parametrize("equations,components,exc,match", [
+    ([(_X, {(2,): 1.0}, 0.0)], 1, ValueError, r"equations\[0\] term \(2,\).*needs 2 entries"),
+    ([(_X, {(2, 1): 1.0}, 0.0)], 1, ValueError, r"equations\[0\] term \(2, 1\).*order must be <= 2.*order 3"),
+    ([(_X, {(0, -1): 1.0}, 0.0)], 1, ValueError, r"orders must be >= 0"),
+    ([(_X, {(0, (0, 0)): 1.0}, 0.0), (_X, {(2, (0, 0)): 1.0}, 0.0)], 2, ValueError,
+     r"equations\[1\] term \(2, \(0, 0\)\): component 2 is out of range"),
+    ([(_X, {(0, 0): 1.0}, 0.0)], 2, ValueError, r"equations\[0\] term \(0, 0\).*\(component, alpha\)"),
+    ([(_X, {(0, 0): np.ones(3)}, 0.0)], 1, ValueError,
+     r"equations\[0\] term \(0, 0\) coefficient must have one value per point \(25,\).*\(3,\)"),
+    ([(_X, {(0, 0): lambda X: np.where(X[:, 0] > 0.5, np.inf, 1.0)}, 0.0)], 1, ValueError,
+     r"equations\[0\] term \(0, 0\) coefficient returned a non-finite value"),
+    ([(_X, {(0, 0): 1.0}, lambda X: np.full(len(X), np.nan))], 1, ValueError,
+     r"equations\[0\] rhs returned a non-finite value nan at point 0"),
+    ([(_X, {(0, 0): 1.0}, 0.0), (_B + 0.5, {(0, 0): 1.0}, 0.0)], 1, ValueError,
+     r"equations\[1\] points X has 1 points outside the box.*point 1: \[1.5, 1.0\]"),
+    ([(_X, {(0, 0): 1.0}, 0.0, -1.0)], 1, ValueError, r"equations\[0\] weight must be a finite number > 0"),
+    ([(_X, {}, 0.0)], 1, ValueError, r"equations\[0\]: terms is empty"),
+    ([(_X, {(0, 0): "a"}, 0.0)], 1, TypeError, r"equations\[0\] term \(0, 0\) coefficient must be"),
+    ([(_X, {(0, 0): 1.0})], 1, TypeError, r"equations\[0\] must be a tuple \(X, terms, rhs"),
+    ([(_X, lambda X, D: D[(0, 0)], [(0, 0)])], 1, TypeError, r"equations\[0\] is a nonlinear block.*fit_nonlinear"),
+    ((_X, {(0, 0): 1.0}, 0.0), 1, TypeError, r"list of blocks.*wrap a single block"),
+    ([], 1, TypeError, r"non-empty list of blocks"),
+    ([(_X, 3.0, 0.0)], 1, TypeError, r"equations\[0\]: the second entry must be a dict"),
+])
+def test_fit_linear_bad_blocks(equations, components, exc, match):
+    m = RFM(BOX2, 2, 10, components=components, random_state=0)
+    with pytest.raises(exc, match=match):
+        m.fit_linear(equations)
+    assert not hasattr(m, "coef_")
+
+
+def test_fit_nonlinear_bad_residuals_and_arguments():
+    m = RFM(BOX2, 2, 10, random_state=0).fit_function(lambda X: X[:, 0])
+    coef = m.coef_.copy()
+    lin = (_B, {(0, 0): 1.0}, 0.0)
+    with pytest.raises(ValueError, match=r"equations\[0\] residual must return an array of shape \(25,\).*\(3,\)"):
+        m.fit_nonlinear([(_X, lambda X, D: np.ones(3), [(0, 0)]), lin])
+    with pytest.raises(ValueError, match=r"equations\[0\] residual returned a non-finite value"):
+        m.fit_nonlinear([(_X, lambda X, D: D[(0, 0)] + np.nan, [(0, 0)]), lin])
+    with pytest.raises(ValueError, match=r"equations\[0\] key \(3, 0\).*order must be <= 2"):
+        m.fit_nonlinear([(_X, lambda X, D: D[(3, 0)], [(3, 0)]), lin])
+    with pytest.raises(TypeError, match=r"equations\[0\]: keys must be a non-empty list"):
+        m.fit_nonlinear([(_X, lambda X, D: D[(0, 0)], (0, 0)), lin])
+    with pytest.raises(ValueError, match="jacobian must be"):
+        m.fit_nonlinear([lin], jacobian="exact")
+    with pytest.raises(ValueError, match="tol must be"):
+        m.fit_nonlinear([lin], tol=-1.0)
+    with pytest.raises(TypeError, match=r"not complex-safe"):
+        m.fit_nonlinear([(_X, lambda X, D: np.abs(D[(0, 0)]).astype(float) - 1, [(0, 0)]), lin],
+                        jacobian="complex")
+    np.testing.assert_array_equal(m.coef_, coef)
+
+
+def test_predict_and_slab_errors():
+    m = RFM(BOX2, 2, 10, components=2, random_state=0)
+    m.fit_linear([(_X, {(0, (0, 0)): 1.0}, 1.0), (_X, {(1, (0, 0)): 1.0}, 2.0)])
+    assert m.predict(_X).shape == (25, 2)
+    with pytest.raises(ValueError, match=r"order must be <= 2"):
+        m.predict(_X, derivative=(3, 0))
+    with pytest.raises(ValueError, match=r"needs 2 entries"):
+        m.predict(_X, derivative=(1,))
+    with pytest.raises(ValueError, match=r"component 2 is out of range"):
+        m.predict(_X, component=2)
+    s1 = RFM(BOX2, 2, 10, random_state=0)
+    with pytest.raises(ValueError, match=r"initial conditions.*t = 0.0"):
+        s1.fit_time_slabs([(_X, {(0, 0): 1.0}, 0.0)], 2)
+    with pytest.raises(ValueError, match=r"slabs must be an integer >= 1"):
+        s1.fit_time_slabs([(_X, {(0, 0): 1.0}, 0.0)], 0)
+    assert not hasattr(s1, "coef_")

@@ -84,7 +84,7 @@ def callable_values(func, X, name):
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{name} returned a non-finite value {arr[i]!r} at point {i} "
+            f"{name} returned a non-finite value {float(arr[i])!r} at point {i} "
             f"({X[i].tolist()}); {bad.size} of {N} values are non-finite")
     return np.ascontiguousarray(arr, dtype=np.float64)
 

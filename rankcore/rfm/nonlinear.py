@@ -76,7 +76,7 @@ def _real_residual(block, D):
         i = int(bad[0])
         raise ValueError(
             f"equations[{block.index}] residual returned a non-finite value "
-            f"{F[i]!r} at point {i} ({block.X[i].tolist()}) for the current "
+            f"{float(F[i])!r} at point {i} ({block.X[i].tolist()}) for the current "
             "solution")
     return F
 

@@ -47,7 +47,7 @@ def march(model, blocks, slabs):
     if not initial:
         raise ValueError(
             "fit_time_slabs needs initial conditions: at least one block whose "
-            f"points all lie on the initial face t = {t0!r} (the low end of the "
+            f"points all lie on the initial face t = {float(t0)!r} (the low end of the "
             "last coordinate of the box)")
     others = [b for b in blocks if not any(b is i for i in initial)]
     parts = [slab_index(edges, b.X[:, -1]) for b in others]
