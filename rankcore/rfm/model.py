@@ -42,7 +42,7 @@ FLOOR_WARN = 1e-8
 _CHUNK = 8192
 # Default scale R per dimension of the box, chosen by bench/rfm_defaults.py
 # (the table is in docs/rfm.md).
-DEFAULT_SCALE = {1: 1.0, 2: 1.0, 3: 1.0}
+DEFAULT_SCALE = {1: 2.0, 2: 0.5, 3: 0.5}
 
 
 class IllConditionedWarning(RuntimeWarning):
