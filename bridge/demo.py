@@ -31,7 +31,7 @@ import rankcore
 
 from .init import sfli_
 from .nets import MLP
-from .recorder import SnapshotRecorder
+from .recorder import SnapshotRecorder, progress_bar
 
 __all__ = []
 
@@ -58,8 +58,11 @@ def first_hits(losses, targets=TARGETS):
 
 
 def train(init, steps, record_every, path, *, width=50, depth=4, lr=1e-3,
-          n_train=250, seed=0, quadrature=None):
-    """Train one network and record it; returns the per-step loss history."""
+          n_train=250, seed=0, quadrature=None, progress=None):
+    """Train one network and record it; returns the per-step loss history.
+
+    ``progress``: tqdm bar on stderr (None: only when it is a terminal).
+    """
     torch.manual_seed(seed)
     model = MLP(1, 1, width, depth, "tanh").double()
     if init == "sfli":
@@ -70,7 +73,8 @@ def train(init, steps, record_every, path, *, width=50, depth=4, lr=1e-3,
     losses = np.empty(steps + 1)
     with SnapshotRecorder(path, model, quadrature, every=record_every, seed=seed,
                           overwrite=True, metadata={"init": init}) as rec:
-        for step in range(steps + 1):
+        for step in progress_bar(range(steps + 1), progress, desc=f"training {init}",
+                                 unit="it", mininterval=0.5):
             loss = torch.mean((model(x) - y) ** 2)
             losses[step] = loss.item()
             rec.record(step, loss=losses[step])
@@ -98,12 +102,19 @@ def plot(runs, path):
         with rankcore.open_run(run_path) as run:
             steps, ranks = run.steps, run.eps_rank(list(EPS))
         label = "default (Xavier)" if name == "default" else "SFLI"
-        ax1.semilogy(np.arange(losses.size), losses, color=colours[name], label=label)
+        it = np.arange(losses.size)
+        # Adam's loss is spiky: the raw curve faint, its running minimum beside it
+        ax1.semilogy(it, losses, color=colours[name], lw=0.6, alpha=0.35)
+        ax1.semilogy(it, np.minimum.accumulate(losses), color=colours[name], lw=1.6,
+                     label=f"{label} (running minimum; faint: raw)")
         for j, (e, ls) in enumerate(zip(EPS, ("-", "--"))):
             ax2.step(steps, ranks[:, j], where="post", color=colours[name], ls=ls,
                      label=f"{label}, eps={e:g}")
     for t in TARGETS:
         ax1.axhline(t, color="k", lw=0.5, ls=":")
+        ax1.annotate(f"target {t:g}", (1.0, t), xycoords=("axes fraction", "data"),
+                     xytext=(-4, 2), textcoords="offset points", ha="right",
+                     va="bottom", fontsize=7)
     ax1.set_ylabel("training loss (MSE)")
     ax1.legend()
     ax2.set_ylabel("eps-rank, last hidden layer\n(absolute eps)")
@@ -119,6 +130,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bridge.demo", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="demo_out", help="output folder (default ./demo_out)")
     p.add_argument("--quick", action="store_true", help="2500 iterations instead of 10000")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (they are shown only on a terminal anyway)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: for these tiny matrices one thread was "
                         "faster than two, and 6x faster on a loaded 2-core machine)")
@@ -137,7 +150,8 @@ def main(argv=None):
     for init in ("default", "sfli"):
         t0 = time.time()
         path = os.path.join(args.out, f"{init}.h5")
-        losses = train(init, steps, every, path, quadrature=q)
+        losses = train(init, steps, every, path, quadrature=q,
+                       progress=False if args.no_progress else None)
         runs[init] = (losses, path)
         print(f"  {init:7s} trained and recorded in {time.time() - t0:5.1f} s -> {path}")
 
@@ -173,6 +187,20 @@ def main(argv=None):
         cols = "".join(f"  {int(ranks['default'][i, j]):7d} {int(ranks['sfli'][i, j]):5d}"
                        for j in range(len(EPS)))
         print(f"{int(steps_rec[i]):6d}{cols}")
+    print("\nStaircase alignment measured by rankcore.staircase on the recorded runs "
+          f"(snapshots every {every} iterations; method in docs/theory.md):")
+    print(f"{'run':>8s} {'eps':>6s} {'loss steps':>10s} {'rank rises':>10s} {'pairs':>5s} "
+          f"{'corr':>5s} {'lagged corr (lag)':>17s} {'decrease in rises':>17s} "
+          f"{'time in rises':>13s}")
+    for k, (_, path) in runs.items():
+        with rankcore.open_run(path) as run:
+            for e in EPS:
+                st = rankcore.staircase(run, e).stats
+                lag = f"{st['lagged_correlation']:.2f} ({st['correlation_lag']})"
+                print(f"{k:>8s} {e:6.0e} {st['n_loss_steps']:10d} {st['n_rank_rises']:10d} "
+                      f"{st['n_pairs']:5d} {st['correlation']:5.2f} {lag:>17s} "
+                      f"{100 * st['loss_fraction_in_rises']:16.0f}% "
+                      f"{100 * st['time_fraction_in_rises']:12.0f}%")
     png = os.path.join(args.out, "staircase.png")
     plot(runs, png)
     print(f"\nplot: {png}\n(or: rankcore plot {runs['default'][1]} {runs['sfli'][1]} -o FILE.png)")
