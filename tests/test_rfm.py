@@ -435,11 +435,27 @@ def test_same_seed_bit_identical_coefficients():
     assert a.weights_.tobytes() == b.weights_.tobytes()
 
 
-@pytest.mark.parametrize("kw", [{"pou": ["a"]}, {"activation": ["tanh"]}])
-def test_unhashable_choice_is_named(kw):
+@pytest.mark.parametrize("kw,exc", [({"pou": ["a"]}, ValueError),
+                                    ({"activation": ["tanh"]}, TypeError)])
+def test_unhashable_choice_is_named(kw, exc):
     (name, value), = kw.items()
-    with pytest.raises(ValueError, match=rf"{name} must be .*got \['"):
+    with pytest.raises(exc, match=rf"{name} must be .*(list|\['a'\])"):
         RFM([(0.0, 1.0)], 2, 8, **kw).fit_function(lambda x: x[:, 0])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "gelu", "Swish"])
+def test_other_smooth_activations_from_the_table(name):
+    from rankcore import activations
+    act = activations.get(name)
+    m = RFM([(-1.0, 1.0)], 1, 3, activation=name, scale=2.0, random_state=0)
+    m._setup()
+    X = np.linspace(-1, 1, 7)[:, None]
+    sub, _ = m.basis_.touching(X)
+    z = m.weights_[0, :, 0][None, :] * X + m.biases_[0][None, :]
+    for alpha, want in [((0,), act.f(z)), ((1,), act.df(z) * m.weights_[0, :, 0]),
+                        ((2,), act.d2f(z) * m.weights_[0, :, 0] ** 2)]:
+        got = m.basis_.evaluate(X, sub, [(alpha, np.ones(7))])[:, 0, :]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
 
 
 def test_fit_function_quadrature_weights_message():

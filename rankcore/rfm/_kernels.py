@@ -9,7 +9,8 @@ coordinate); ``t = (x - c_n) / r_n`` maps it onto [-1, 1]^d.  A feature is
 ``phi_nj(x) = sigma(k_nj . t + b_nj)`` and the partition function is a
 product of 1-D factors ``psi(t_i)``.  Codes:
 
-* activation: 0 tanh, 1 sin, 2 cos;
+* activation: the ``code`` of :mod:`rankcore.activations` (0 tanh, 1 sin,
+  2 cos, 3 sigmoid, 6 gelu, 7 silu: the twice-differentiable ones);
 * pou: 0 = psi_a (indicator of [-1, 1]), 1 = psi_b (smooth overlap of
   width r/4 on each side of the cell, see ``_psi_b``);
 * a derivative of order <= 2 is a pair of axes ``(ax1, ax2)``, -1 for none
@@ -30,6 +31,8 @@ import numpy as np
 from numba import njit
 
 TWO_PI = 2.0 * math.pi
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @njit(cache=True)
@@ -126,16 +129,38 @@ def touching(X, lo, h, ncell, strides, pou, max_sub):
 
 
 @njit(cache=True)
+def _sigmoid(z):
+    if z >= 0.0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
 def _act(z, act):
-    if act == 0:
+    """Activation and its first two derivatives; codes of rankcore.activations."""
+    if act == 0:  # tanh
         s = math.tanh(z)
         d1 = 1.0 - s * s
         return s, d1, -2.0 * s * d1
-    if act == 1:
+    if act == 1:  # sin
         s = math.sin(z)
         return s, math.cos(z), -s
-    c = math.cos(z)
-    return c, -math.sin(z), -c
+    if act == 2:  # cos
+        c = math.cos(z)
+        return c, -math.sin(z), -c
+    if act == 3:  # sigmoid
+        s = _sigmoid(z)
+        d1 = s * (1.0 - s)
+        return s, d1, d1 * (1.0 - 2.0 * s)
+    if act == 6:  # gelu (exact): z Phi(z)
+        Phi = 0.5 * (1.0 + math.erf(z * INV_SQRT2))
+        phi = math.exp(-0.5 * z * z) * INV_SQRT_2PI
+        return z * Phi, Phi + z * phi, phi * (2.0 - z * z)
+    # 7: silu, z sigmoid(z)
+    s = _sigmoid(z)
+    d = s * (1.0 - s)
+    return z * s, s + z * d, 2.0 * d + z * d * (1.0 - 2.0 * s)
 
 
 @njit(cache=True)

@@ -14,12 +14,31 @@ import numpy as np
 
 from . import _kernels as _k
 
-__all__ = ["Basis", "ACTIVATIONS", "POUS", "alpha_axes"]
+__all__ = ["Basis", "ACTIVATIONS", "POUS", "alpha_axes", "activation_code"]
 
-# Activation names and their kernel codes (tanh, sin, cos: each has the
-# closed-form first and second derivatives the kernels need).
-ACTIVATIONS = {"tanh": 0, "sin": 1, "cos": 2}
+# The activations of rankcore.activations that the kernels evaluate with
+# their first two derivatives (the twice continuously differentiable ones;
+# relu and elu are refused: second derivatives of the features are needed).
+ACTIVATIONS = ("tanh", "sin", "cos", "sigmoid", "gelu", "silu")
 POUS = {"a": 0, "b": 1}
+
+
+def activation_code(name):
+    """Kernel code of an activation name or alias from :mod:`rankcore.activations`.
+
+    Examples
+    --------
+    >>> activation_code("tanh"), activation_code("Swish")
+    (0, 7)
+    """
+    from .. import activations
+
+    act = activations.get(name, "activation")
+    if act.name not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be twice continuously differentiable for the RFM "
+            f"(one of {list(ACTIVATIONS)} or an alias), got {name!r}")
+    return act.code
 
 
 def alpha_axes(alpha):
@@ -51,7 +70,8 @@ class Basis:
     features : int
         Features per cell.
     pou : {"a", "b"}
-    activation : {"tanh", "sin", "cos"}
+    activation : str
+        A name of :data:`ACTIVATIONS` or an alias from :mod:`rankcore.activations`.
     scale : float
         Weights and biases are drawn from U(-scale, scale).
     rng : numpy.random.Generator
@@ -100,7 +120,7 @@ class Basis:
         clamp[:, :, 1] = cidx == ncell_a - 1
         self.clamp = clamp
         self.pou_code = POUS[pou]
-        self.act_code = ACTIVATIONS[activation]
+        self.act_code = activation_code(activation)
         self.weights = rng.uniform(-scale, scale, size=(n, features, d))
         self.biases = rng.uniform(-scale, scale, size=(n, features))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import assembly as _as
 from . import lstsq as _ls
-from .basis import ACTIVATIONS, POUS, Basis
+from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
                         parse_key)
 from .._validate import (as_array, check_box, check_int_per_dim,
@@ -110,7 +110,10 @@ class RFM:
         is imposed by extra least-squares rows (the value, and the normal
         derivative where the equations are of second order in that
         coordinate).
-    activation : {"tanh", "sin", "cos"}
+    activation : str
+        "tanh" (default), "sin", "cos", "sigmoid", "gelu" or "silu" (names
+        and aliases of :mod:`rankcore.activations`; the features need two
+        continuous derivatives, so relu and elu are refused).
     scale : float or None
         R: weights and biases are drawn from U(-R, R) and act on the local
         coordinate in [-1, 1]^d.  None takes ``DEFAULT_SCALE[d]``, chosen per
@@ -189,9 +192,7 @@ class RFM:
         m = check_positive_int(self.components, "components")
         if not isinstance(self.pou, str) or self.pou not in POUS:
             raise ValueError(f"pou must be 'a' or 'b', got {self.pou!r}")
-        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
-                             f"got {self.activation!r}")
+        activation_code(self.activation)
         R = DEFAULT_SCALE[d] if self.scale is None else \
             check_positive_scalar(self.scale, "scale")
         if not isinstance(self.solver, str) or self.solver not in _ls.SOLVERS:
