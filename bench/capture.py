@@ -9,6 +9,13 @@ spectrum, HDF5 append with two flushes).  The configurations run interleaved,
 ``--repeats`` times each; the table shows the median wall time and the overhead
 against the median of the no-recording runs measured in the same process.
 
+Part 1b - Lightning.  The same model and problem trained by a
+``lightning.pytorch.Trainer`` (CPU, full batch, no logger, no checkpointing)
+without a callback and with ``bridge.EpsRankCallback`` every 100 steps (same
+quadrature, snapshot file written, eps-ranks logged through ``pl_module.log``),
+interleaved like Part 1; the in-run share is the time inside the callback's
+hooks over the time outside them.
+
 Part 2 - analysis speed.  A 1,000-snapshot run with n = 512 is synthesised
 through ``rankcore.snapshots.SnapshotWriter`` (Gram matrices and spectra
 stored), then ``rankcore rank RUN --eps <20 values>`` is timed in-process
@@ -132,7 +139,110 @@ def part1(args, tmp):
               f"{(med - base_med) / base_med * 100:>8.1f}% "
               f"{(mn - base_min) / base_min * 100:>8.1f}% {share:>7.2f}% "
               f"{per * 1e3:>11.2f} {size / 1e6:>8.2f} {loss:>10.3e}")
-    return statistics.median(shares[100]), (min(times[100]) - base_min) / base_min * 100
+    plain = (base_med, statistics.median(times[100]), statistics.median(shares[100]))
+    return (statistics.median(shares[100]), (min(times[100]) - base_min) / base_min * 100,
+            plain)
+
+
+def _lightning_parts():
+    import lightning.pytorch as pl
+
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = make_model()
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return ((self.net(x) - y) ** 2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    class FullBatch(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            x, y = make_problem()
+            while True:
+                yield x, y
+
+    class Timed(bridge.EpsRankCallback):
+        """The callback, with the time spent in its hooks measured."""
+        seconds = 0.0
+
+        def on_train_batch_start(self, *a):
+            t = time.perf_counter()
+            super().on_train_batch_start(*a)
+            Timed.seconds += time.perf_counter() - t
+
+        def on_train_batch_end(self, *a):
+            t = time.perf_counter()
+            super().on_train_batch_end(*a)
+            Timed.seconds += time.perf_counter() - t
+
+        def on_train_end(self, *a):
+            t = time.perf_counter()
+            super().on_train_end(*a)
+            Timed.seconds += time.perf_counter() - t
+
+    return pl, Module, FullBatch, Timed
+
+
+def train_lightning(steps, every, q, path, parts):
+    pl, Module, FullBatch, Timed = parts
+    Timed.seconds = 0.0
+    cbs = [Timed(q, path=path, every=every, module="net", overwrite=True)] if every else []
+    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False,
+                         callbacks=cbs, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+    loader = torch.utils.data.DataLoader(FullBatch(), batch_size=None)
+    t0 = time.perf_counter()
+    trainer.fit(Module(), loader)
+    t = time.perf_counter() - t0
+    count = 0
+    if every:
+        with rankcore.open_run(path) as run:
+            count = len(run)
+    return t, Timed.seconds, count
+
+
+def part1b(args, tmp, plain):
+    try:
+        parts = _lightning_parts()
+    except ImportError as exc:
+        print(f"\n## Part 1b: skipped (Lightning not installed: {exc})")
+        return None
+    import logging
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 1000)
+    train_lightning(50, None, q, None, parts)  # warm-up
+    train_lightning(20, 10, q, os.path.join(tmp, "warm_l.h5"), parts)
+    times = {None: [], 100: []}
+    inrun, counts = [], 0
+    for r in range(args.repeats):
+        for c in (None, 100):
+            t, t_cb, counts_c = train_lightning(args.steps, c, q,
+                                                os.path.join(tmp, f"light_{c}.h5"), parts)
+            times[c].append(t)
+            if c:
+                inrun.append(t_cb / (t - t_cb) * 100)
+                counts = counts_c
+    base = statistics.median(times[None])
+    med = statistics.median(times[100])
+    print(f"\n## Part 1b: one table, same process - plain loop vs Lightning Trainer "
+          f"({args.steps} steps, every 100, {args.repeats} interleaved repeats)")
+    print(f"{'configuration':>38} {'snapshots':>9} {'median s':>9} {'e2e(med)':>9} "
+          f"{'in-run':>8}")
+    p_none, p_rec, p_share = plain
+    print(f"{'plain loop, no recording':>38} {0:>9d} {p_none:>9.3f} {'ref':>9} {'':>8}")
+    print(f"{'plain loop, SnapshotRecorder':>38} {args.steps // 100:>9d} {p_rec:>9.3f} "
+          f"{(p_rec - p_none) / p_none * 100:>8.1f}% {p_share:>7.2f}%")
+    print(f"{'Lightning, no callback':>38} {0:>9d} {base:>9.3f} {'ref':>9} {'':>8}")
+    print(f"{'Lightning, EpsRankCallback':>38} {counts:>9d} {med:>9.3f} "
+          f"{(med - base) / base * 100:>8.1f}% {statistics.median(inrun):>7.2f}%")
+    return statistics.median(inrun)
 
 
 def synthesize(path, T, n, seed=0):
@@ -238,7 +348,8 @@ def main(argv=None):
           f"args {' '.join(sys.argv[1:] if argv is None else argv) or '(default)'}")
     tmp = tempfile.mkdtemp(prefix="rankcore_capture_")
     try:
-        over, over_e2e = part1(args, tmp)
+        over, over_e2e, plain = part1(args, tmp)
+        over_cb = part1b(args, tmp, plain)
         t_in, t_sub = part2(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -246,6 +357,9 @@ def main(argv=None):
           f"end-to-end (min) (goal <= 5%): {'met' if over <= 5 else 'NOT met'}; rank for 20 eps {t_in:.3f} s in-process, "
           f"{t_sub:.3f} s as a subprocess (goal < 1 s): "
           f"{'met' if max(t_in, t_sub) < 1 else 'NOT met'}")
+    if over_cb is not None:
+        print(f"Lightning callback every 100 steps: {over_cb:.2f}% in-run (goal <= 2%): "
+              f"{'met' if over_cb <= 2 else 'NOT met'}")
 
 
 if __name__ == "__main__":
