@@ -137,7 +137,8 @@ def worker_rankcore(cfg):
                    max_err=float(np.abs(e).max()))
         if kind == "ex32":
             G = rankcore.gram(m.feature_matrix(q.points), q.weights)
-            out["ranks"] = [int(rankcore.eps_rank(G, eps)) for eps in cfg["eps"]]
+            lam = rankcore.spectrum(G)
+            out["ranks"] = [int(rankcore.eps_rank(lam, eps)) for eps in cfg["eps"]]
     out.update(assembly_s=m.assembly_time_, solve_s=m.solve_time_, total_s=t1 - t0,
                peak_mb=_rss_mb(), cond=m.cond_, residual=m.residual_,
                solver=m.solver_, n_unknowns=m.n_unknowns_, n_eq=m.n_equations_,
