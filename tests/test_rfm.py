@@ -471,3 +471,29 @@ def test_fit_function_quadrature_weights_message():
         RFM([(0.0, 1.0)], 2, 8).fit_function(lambda x: x[:, 0], quadrature=Neg())
     with pytest.raises(ValueError, match=r"one entry per point \(20\), got array of shape \(3,\)"):
         RFM([(0.0, 1.0)], 2, 8).fit_function(lambda x: x[:, 0], quadrature=Short())
+
+
+@pytest.mark.parametrize("d,pou,activation", [(1, "b", "tanh"), (2, "b", "sin"),
+                                                (3, "b", "gelu"), (2, "a", "silu")])
+def test_kernel_matches_the_loop_reference(d, pou, activation):
+    import naive
+    from rankcore import activations
+    box = [(-1.0, 2.0), (0.0, 1.0), (0.5, 1.0)][:d]
+    m = RFM(box, subdomains=3, features=4, pou=pou, activation=activation,
+            scale=1.5, random_state=6)
+    m._setup()
+    rng = np.random.default_rng(2)
+    lo, hi = m.box_[:, 0], m.box_[:, 1]
+    X = np.ascontiguousarray(lo + (hi - lo) * rng.uniform(0, 1, size=(25, d)))
+    X[0] = lo  # faces and corners of the box (clamped psi_b)
+    X[1] = hi
+    sub, _ = m.basis_.touching(X)
+    alphas = [(0,) * d] + [tuple(int(i == a) for i in range(d)) for a in range(d)]
+    alphas += [tuple(int(i == a) + int(i == b) for i in range(d))
+               for a in range(d) for b in range(a, d)]
+    coef = rng.uniform(-1, 1, size=(len(alphas), X.shape[0]))
+    got = m.basis_.evaluate(X, sub, list(zip(alphas, coef)))
+    b = m.basis_
+    want = naive.rfm_evaluate_terms(X, sub, b.centers, b.radii, b.weights, b.biases,
+                                    b.clamp, activations.get(activation), pou, alphas, coef)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11 * np.abs(want).max())
