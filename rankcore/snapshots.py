@@ -227,19 +227,19 @@ def _spectrum_problem(s):
     bad = ~np.isfinite(s)
     if bad.any():
         t, i = np.unravel_index(int(np.argmax(bad)), s.shape)
-        return f"spectrum {t} has the non-finite entry {s[t, i]!r} at position {i}"
+        return f"spectrum {t} has the non-finite entry {s[t, i].item()!r} at position {i}"
     lmax = np.maximum(np.max(np.abs(s), axis=1), 0.0)
     tol = ROUNDING_FACTOR * s.shape[1] * np.finfo(np.float64).eps * lmax
     neg = s.min(axis=1) < -tol
     if neg.any():
         t = int(np.argmax(neg))
-        return f"spectrum {t} has the negative eigenvalue {s[t].min()!r}"
+        return f"spectrum {t} has the negative eigenvalue {s[t].min().item()!r}"
     if s.shape[1] > 1:
         rise = (s[:, 1:] - s[:, :-1]) > tol[:, None]
         if rise.any():
             t, i = np.unravel_index(int(np.argmax(rise)), rise.shape)
             return (f"spectrum {t} is not in descending order "
-                    f"({s[t, i]!r} before {s[t, i + 1]!r})")
+                    f"({s[t, i].item()!r} before {s[t, i + 1].item()!r})")
     return None
 
 
@@ -781,10 +781,10 @@ def _superblock(path, size):
             f"superblock")
     if len(head) < start + 3 * size_o:
         raise short
-    # The end-of-file address counts from the superblock (as HDF5 reads it,
-    # whatever base address the superblock states).
+    # HDF5 stores the end-of-file address counting the user block too (the
+    # file's full length), whatever the superblock's base address.
     eof = int.from_bytes(head[start + 2 * size_o:start + 3 * size_o], "little")
-    return _Superblock(version, where + eof, version >= 2 and bool(flags & 0x5))
+    return _Superblock(version, eof, version >= 2 and bool(flags & 0x5))
 
 
 class _Patience:
@@ -843,7 +843,7 @@ def _hdf5_library():
 
 
 def _open_hdf5(path, sb):
-    """h5py.File on ``path`` for reading: SWMR for version-3 superblocks."""
+    """Low-level h5py FileID of ``path`` for reading: SWMR for version-3 superblocks."""
     import h5py
 
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
@@ -870,31 +870,47 @@ def _open_hdf5(path, sb):
         raise SnapshotFileError(
             f"{path!r} is a corrupted HDF5 file that cannot be opened: "
             f"{printable(exc)}") from None
-    return h5py.File(fid)
+    return fid
 
 
-def _attr(obj, name, path, size):
-    """An attribute, its declared size checked against the file's; None if absent."""
+_UNSUPPORTED = object()
+
+
+def _attr(oid, name, path, size):
+    """An attribute of a group, its declared size checked first; None if absent.
+
+    Returns ``_UNSUPPORTED`` for empty dataspaces and array-typed values.
+    """
     import h5py
 
     key = name.encode()
-    if not h5py.h5a.exists(obj.id, key):
+    if not h5py.h5a.exists(oid, key):
         return None
-    aid = h5py.h5a.open(obj.id, key)
-    n = int(np.prod(aid.shape, dtype=np.float64)) if aid.shape else 1
-    if n * max(1, aid.dtype.itemsize) > size:
+    aid = h5py.h5a.open(oid, key)
+    shape, dt = aid.shape, aid.dtype
+    if shape is None or dt.subdtype is not None or dt.fields is not None:
+        return _UNSUPPORTED
+    n = int(np.prod(shape, dtype=np.float64))
+    if n * max(1, dt.itemsize) > size:
         raise SnapshotFileError(
             f"{path!r} is corrupted: attribute {name!r} declares {n} values, more "
             f"than the file holds")
-    return obj.attrs[name]
+    arr = np.zeros(shape, dtype=dt)
+    aid.read(arr, mtype=h5py.h5t.py_create(dt))
+    if arr.dtype.kind == "O":  # variable-length strings come back as bytes
+        arr = np.array([b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+                        for b in arr.flat], dtype=object).reshape(arr.shape)
+    return arr[()] if arr.ndim == 0 else arr
 
 
 def _str_list(value, what, path):
     """A 1-D array attribute of names -> list of str, each a valid name."""
     if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "OSU":
+        got = "nothing" if value is None else (
+            "an unsupported type" if value is _UNSUPPORTED else describe(value))
         raise SnapshotFileError(
             f"{path!r} is corrupted: attribute {what!r} must be a 1-D array of names, "
-            f"got {printable(describe(value))}")
+            f"got {printable(got)}")
     out = []
     for x in value:
         if isinstance(x, bytes):
@@ -910,105 +926,153 @@ def _str_list(value, what, path):
     return out
 
 
-def _node(f, key, path, dataset=True):
-    """The dataset (or group) at ``key``, reached through hard links only."""
-    import h5py
+class _Tree:
+    """The objects of one file, reached through hard links only.
 
-    obj = f
-    parts = key.split("/")
-    for i, part in enumerate(parts):
-        where = "/" + "/".join(parts[:i + 1])
-        link = obj.get(part, getlink=True)
-        if link is None:
+    An external link is refused by name (nothing outside the file is opened),
+    and so is a soft link: the format's objects are stored under their names.
+    """
+
+    def __init__(self, fid, path):
+        import h5py
+
+        self.path = path
+        self.groups = {"": h5py.h5o.open(fid, b"/")}
+
+    def open(self, key, group=False, required=True):
+        """GroupID or DatasetID at ``key`` ('a/b/c'), or None if absent and not required."""
+        import h5py
+
+        head, _, name = key.rpartition("/")
+        parent = self.groups.get(head) if head in self.groups else self.open(head, True)
+        where = "/" + key
+        b = name.encode()
+        if not parent.links.exists(b):
+            if required:
+                raise SnapshotFileError(
+                    f"{self.path!r} is not a complete rankcore snapshot file: {where!r} "
+                    f"is missing")
+            return None
+        kind = parent.links.get_info(b).type
+        if kind == h5py.h5l.TYPE_EXTERNAL:
+            target = parent.links.get_val(b)
             raise SnapshotFileError(
-                f"{path!r} is not a complete rankcore snapshot file: {where!r} is missing")
-        if isinstance(link, h5py.ExternalLink):
+                f"{self.path!r} is refused: {where!r} is an external link (to "
+                f"{os.fsdecode(target[1])!r} in {os.fsdecode(target[0])!r}); rankcore "
+                f"reads nothing outside the file")
+        if kind != h5py.h5l.TYPE_HARD:
+            what = "soft link" if kind == h5py.h5l.TYPE_SOFT else "user-defined link"
             raise SnapshotFileError(
-                f"{path!r} is refused: {where!r} is an external link (to "
-                f"{link.path!r} in {link.filename!r}); rankcore reads nothing outside "
-                f"the file")
-        if not isinstance(link, h5py.HardLink):
+                f"{self.path!r} is refused: {where!r} is a {what}, not an object stored "
+                f"under that name; rankcore follows no links")
+        obj = h5py.h5o.open(parent, b)
+        want = h5py.h5g.GroupID if group else h5py.h5d.DatasetID
+        if not isinstance(obj, want):
             raise SnapshotFileError(
-                f"{path!r} is refused: {where!r} is a {type(link).__name__}, not an "
-                f"object stored under that name; rankcore follows no links")
-        obj = obj[part]
-    want = h5py.Dataset if dataset else h5py.Group
-    if not isinstance(obj, want):
-        raise SnapshotFileError(
-            f"{path!r} is corrupted: {'/' + key!r} must be a "
-            f"{'dataset' if dataset else 'group'}")
-    return obj
+                f"{self.path!r} is corrupted: {where!r} must be a "
+                f"{'group' if group else 'dataset'}")
+        if group:
+            self.groups[key] = obj
+        return obj
 
 
-class _Spec:
-    """What the reader checked about one dataset: enough to bound a read."""
+class _Dataset:
+    """One checked dataset: what bounds a read of it, and how to do the read."""
 
-    __slots__ = ("ds", "key", "row_shape", "itemsize", "filtered", "layout")
+    __slots__ = ("id", "key", "row_shape", "itemsize", "filtered", "layout", "dtype")
 
+    def __init__(self, tree, key, kinds, ndim, row_shape=None, required=True):
+        import h5py
 
-def _dataset(f, key, path, kinds, ndim, row_shape=None):
-    """Open and check one dataset: storage kind, dtype, number of dimensions."""
-    import h5py
-
-    ds = _node(f, key, path)
-    dcpl = ds.id.get_create_plist()
-    layout = dcpl.get_layout()
-    if layout == h5py.h5d.VIRTUAL:
-        raise SnapshotFileError(
-            f"{path!r} is refused: {'/' + key!r} is a virtual dataset (its data would "
-            f"come from other files); rankcore reads nothing outside the file")
-    if dcpl.get_external_count():
-        name = dcpl.get_external(0)[0]
-        raise SnapshotFileError(
-            f"{path!r} is refused: {'/' + key!r} uses external storage (in "
-            f"{os.fsdecode(name)!r}); rankcore reads nothing outside the file")
-    dt = ds.dtype
-    if dt.kind not in kinds or dt.fields is not None or dt.subdtype is not None:
-        want = {"iu": "integer", "f": "real floating-point"}.get(kinds, kinds)
-        raise SnapshotFileError(
-            f"{path!r} is corrupted: {'/' + key!r} must hold {want} numbers, got "
-            f"dtype {dt}")
-    shape = ds.shape
-    if shape is None or len(shape) != ndim:
-        raise SnapshotFileError(
-            f"{path!r} is corrupted: {'/' + key!r} must have {ndim} dimension(s), got "
-            f"shape {shape}")
-    if row_shape is not None and tuple(shape[1:]) != tuple(row_shape):
-        raise SnapshotFileError(
-            f"{path!r} is corrupted: rows of {'/' + key!r} must have shape "
-            f"{tuple(row_shape)}, got {tuple(shape[1:])}")
-    spec = _Spec()
-    spec.ds, spec.key, spec.row_shape = ds, key, tuple(shape[1:])
-    spec.itemsize, spec.layout = dt.itemsize, layout
-    spec.filtered = dcpl.get_nfilters() > 0
-    return ds, spec
-
-
-def _check_storage(ds, spec, rows, path, size):
-    """Refuse before reading: rows [0, rows) must lie inside a file of ``size`` bytes."""
-    import h5py
-
-    if rows == 0:
-        return
-    row_bytes = int(np.prod(spec.row_shape, dtype=np.int64)) * spec.itemsize
-    need = rows * row_bytes
-    limit = size * (_MAX_COMPRESSION if spec.filtered else 1)
-    if need > limit:
-        raise SnapshotFileError(
-            f"{path!r} is corrupted or truncated: {'/' + spec.key!r} declares {rows} "
-            f"rows of {row_bytes} bytes ({need} bytes) but the file has only {size} bytes")
-    if spec.layout == h5py.h5d.CONTIGUOUS:
-        off = ds.id.get_offset()
-        if off is None or off + ds.id.get_storage_size() > size:
+        path, where = tree.path, "/" + key
+        dsid = tree.open(key, required=required)
+        self.id = dsid
+        if dsid is None:
+            return
+        dcpl = dsid.get_create_plist()
+        self.layout = dcpl.get_layout()
+        if self.layout == h5py.h5d.VIRTUAL:
             raise SnapshotFileError(
-                f"{path!r} is truncated: the data of {'/' + spec.key!r} lies past the "
-                f"end of the file ({size} bytes)")
-    elif spec.layout == h5py.h5d.CHUNKED:
-        info = ds.id.get_chunk_info_by_coord((rows - 1,) + (0,) * (ds.ndim - 1))
-        if info.byte_offset is None or info.byte_offset + info.size > size:
+                f"{path!r} is refused: {where!r} is a virtual dataset (its data would "
+                f"come from other files); rankcore reads nothing outside the file")
+        if dcpl.get_external_count():
+            name = dcpl.get_external(0)[0]
             raise SnapshotFileError(
-                f"{path!r} is truncated: the data of {'/' + spec.key!r} (row {rows - 1}) "
-                f"ends past the end of the file ({size} bytes)")
+                f"{path!r} is refused: {where!r} uses external storage (in "
+                f"{os.fsdecode(name)!r}); rankcore reads nothing outside the file")
+        dt = dsid.dtype
+        if dt.kind not in kinds or dt.fields is not None or dt.subdtype is not None:
+            want = "integer" if kinds == "iu" else "real floating-point"
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: {where!r} must hold {want} numbers, got "
+                f"dtype {dt}")
+        shape = dsid.shape
+        if shape is None or len(shape) != ndim:
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: {where!r} must have {ndim} dimension(s), got "
+                f"shape {shape}")
+        if row_shape is not None and tuple(shape[1:]) != tuple(row_shape):
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: rows of {where!r} must have shape "
+                f"{tuple(row_shape)}, got {tuple(shape[1:])}")
+        self.key, self.row_shape, self.itemsize = key, tuple(shape[1:]), dt.itemsize
+        self.filtered = dcpl.get_nfilters() > 0
+        # Read as int64 or float64 (float32 features stay float32); HDF5
+        # converts from whatever the file holds.
+        if kinds == "iu":
+            self.dtype = np.dtype(np.int64)
+        elif key.endswith("/features") and dt.itemsize <= 4:
+            self.dtype = np.dtype(np.float32)
+        else:
+            self.dtype = np.dtype(np.float64)
+
+    def rows(self, swmr):
+        if swmr:
+            self.id.refresh()
+        return self.id.shape[0] if self.id.shape else 0
+
+    def check(self, rows, path, size):
+        """Refuse before reading: rows [0, rows) must lie inside ``size`` bytes."""
+        import h5py
+
+        if rows == 0:
+            return
+        row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.itemsize
+        need = rows * row_bytes
+        if need > size * (_MAX_COMPRESSION if self.filtered else 1):
+            raise SnapshotFileError(
+                f"{path!r} is corrupted or truncated: {'/' + self.key!r} would need "
+                f"{rows} rows of {row_bytes} bytes ({need} bytes) but the file has "
+                f"only {size} bytes")
+        if self.layout == h5py.h5d.CONTIGUOUS:
+            off = self.id.get_offset()
+            if off is None or off + self.id.get_storage_size() > size:
+                raise SnapshotFileError(
+                    f"{path!r} is truncated: the data of {'/' + self.key!r} lies past "
+                    f"the end of the file ({size} bytes)")
+        elif self.layout == h5py.h5d.CHUNKED:
+            coord = (rows - 1,) + (0,) * len(self.row_shape)
+            info = self.id.get_chunk_info_by_coord(coord)
+            if info.byte_offset is None or info.byte_offset + info.size > size:
+                raise SnapshotFileError(
+                    f"{path!r} is truncated: the data of {'/' + self.key!r} (row "
+                    f"{rows - 1}) ends past the end of the file ({size} bytes)")
+
+    def read(self, start, stop):
+        """Rows [start, stop) as a new array (or the value of a scalar dataset)."""
+        import h5py
+
+        if not self.id.shape:
+            out = np.empty((), dtype=self.dtype)
+            self.id.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+            return out
+        shape = (stop - start,) + self.row_shape
+        out = np.empty(shape, dtype=self.dtype)
+        if out.size:
+            fspace = self.id.get_space()
+            fspace.select_hyperslab((start,) + (0,) * len(self.row_shape), shape)
+            self.id.read(h5py.h5s.create_simple(shape), fspace, out)
+        return out
 
 
 def _h5_errors():
@@ -1037,20 +1101,31 @@ class Run:
     format_version : int
     """
 
-    def __init__(self, path, f, sb, size):
+    def __init__(self, path, fid, sb, size):
         self.path = path
-        self._f = f
+        self._fid = fid
+        self._swmr = sb.version >= 3
         self._live = sb.live
         self._sb_finished = not sb.live
+        self._size = size
         self._cache = {}
         self._count = None
         self._finished = False
-        ver = _attr(f, "format_version", path, size)
-        if (not isinstance(ver, (np.integer, int)) or isinstance(ver, (bool, np.bool_))
-                or np.ndim(ver) != 0):
+        self._metadata = None
+        self._tree = tree = _Tree(fid, path)
+        root = tree.groups[""]
+        fmt = _attr(root, "format", path, size)
+        if fmt != FORMAT_NAME:
+            raise SnapshotFileError(
+                f"{path!r} is an HDF5 file but not a rankcore snapshot file "
+                f"(root attribute 'format' is "
+                f"{printable(repr(None if fmt is _UNSUPPORTED else fmt))[:80]}, "
+                f"expected {FORMAT_NAME!r})")
+        ver = _attr(root, "format_version", path, size)
+        if not isinstance(ver, np.integer):
             raise SnapshotFileError(
                 f"{path!r} is corrupted: 'format_version' must be an integer, got "
-                f"{printable(describe(ver))}")
+                f"{printable(describe(ver)) if ver is not _UNSUPPORTED else 'an array'}")
         ver = int(ver)
         if ver > FORMAT_VERSION:
             raise SnapshotFileError(
@@ -1059,68 +1134,103 @@ class Run:
         if ver < 1:
             raise SnapshotFileError(f"{path!r} has an invalid format version {ver}")
         self.format_version = ver
-        self.layers = _str_list(_attr(f, "layers", path, size), "layers", path)
+        self.layers = _str_list(_attr(root, "layers", path, size), "layers", path)
         if not self.layers:
             raise SnapshotFileError(f"{path!r} is corrupted: it names no layers")
-        self._scalar_names = _str_list(_attr(f, "scalars", path, size), "scalars", path)
-        self.metadata = {}
-        for k in f.attrs.keys():
-            if k in RESERVED_ATTRIBUTES:
-                continue
-            v = _attr(f, k, path, size)
-            if isinstance(v, bytes):
-                v = v.decode("utf-8", "replace")
-            elif isinstance(v, np.generic) and v.dtype.kind in "iufb":
-                v = v.item()
-            if isinstance(v, (str, int, float)):
-                self.metadata[k] = v  # other attribute types are ignored
+        self._scalar_names = _str_list(_attr(root, "scalars", path, size), "scalars", path)
         from .quadrature import Quadrature
-        _node(f, "quadrature", path, dataset=False)
         q = {}
         for key, nd in (("points", 2), ("weights", 1), ("box", 2)):
-            ds, spec = _dataset(f, f"quadrature/{key}", path, "f", nd)
-            _check_storage(ds, spec, ds.shape[0], path, size)
-            q[key] = ds[()]
+            d = _Dataset(tree, f"quadrature/{key}", "f", nd)
+            rows = d.rows(False)
+            d.check(rows, path, size)
+            q[key] = d.read(0, rows)
         try:
             self.quadrature = Quadrature(q["points"], q["weights"], q["box"])
         except (TypeError, ValueError) as exc:
             raise SnapshotFileError(
                 f"{path!r} is corrupted: its quadrature is invalid: {exc}") from None
-        N = self.quadrature.n_points
-        self._specs = {}
-        ds, _ = _dataset(f, "count", path, "iu", 0)
-        self._count_ds = ds
-        self._finished_ds = None
-        if ver >= 2:
-            self._finished_ds, _ = _dataset(f, "finished", path, "iu", 0)
-        for key in ("steps", "wall_time", "loss"):
-            self._add(f, key, "iu" if key == "steps" else "f", 1)
-        for k in self._scalar_names:
-            self._add(f, f"scalars/{k}", "f", 1)
+        self._count_ds = _Dataset(tree, "count", "iu", 0)
+        self._finished_ds = _Dataset(tree, "finished", "iu", 0) if ver >= 2 else None
+        # Per-step datasets; those of the layers and scalars are opened and
+        # checked when first asked for.
+        self._ds = {key: _Dataset(tree, key, "iu" if key == "steps" else "f", 1)
+                    for key in ("steps", "loss", "wall_time")}
         self._n = {}
-        for name in self.layers:
-            g = _node(f, f"layers/{name}", path, dataset=False)
-            ds, spec = self._add(f, f"layers/{name}/spectrum", "f", 2)
-            n = spec.row_shape[0]
-            if n < 1:
-                raise SnapshotFileError(
-                    f"{path!r} is corrupted: layer {name!r} has spectra of length 0")
-            nf = _attr(g, "n_features", path, size)
-            if nf is not None and (not isinstance(nf, np.integer) or int(nf) != n):
-                raise SnapshotFileError(
-                    f"{path!r} is corrupted: layer {name!r} has spectra of length {n} "
-                    f"but n_features {printable(describe(nf))}")
-            self._n[name] = n
-            if g.get("gram", getlink=True) is not None:
-                self._add(f, f"layers/{name}/gram", "f", 3, (n, n))
-            if g.get("features", getlink=True) is not None:
-                self._add(f, f"layers/{name}/features", "f", 3, (N, n))
         self.refresh()
 
-    def _add(self, f, key, kinds, ndim, row_shape=None):
-        ds, spec = _dataset(f, key, self.path, kinds, ndim, row_shape)
-        self._specs[key] = spec
-        return ds, spec
+    def _load_layer(self, name):
+        """Open and check the datasets of one layer (once)."""
+        if name in self._n:
+            return
+        tree, path = self._tree, self.path
+        gid = tree.open(f"layers/{name}", group=True)
+        spec = _Dataset(tree, f"layers/{name}/spectrum", "f", 2)
+        n = spec.row_shape[0]
+        if n < 1:
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: layer {name!r} has spectra of length 0")
+        nf = _attr(gid, "n_features", path, os.path.getsize(path))
+        if nf is not None and (not isinstance(nf, np.integer) or int(nf) != n):
+            raise SnapshotFileError(
+                f"{path!r} is corrupted: layer {name!r} has spectra of length {n} "
+                f"but n_features {printable(describe(nf))}")
+        found = {f"layers/{name}/spectrum": spec}
+        for what, shape in (("gram", (n, n)), ("features", (self.quadrature.n_points, n))):
+            d = _Dataset(tree, f"layers/{name}/{what}", "f", 3, shape, required=False)
+            if d.id is not None:
+                found[d.key] = d
+        for key, d in found.items():
+            rows = d.rows(self._swmr)
+            if rows < self._count:
+                raise SnapshotFileError(
+                    f"{path!r} is truncated or corrupted: {'/' + key!r} has {rows} rows "
+                    f"but /count commits {self._count} snapshots")
+        spec.check(self._count, path, os.path.getsize(path))
+        self._ds.update(found)
+        self._n[name] = n
+
+    def _scalar(self, name):
+        key = f"scalars/{name}"
+        if key not in self._ds:
+            self._check_open()
+            self._ds[key] = self._retry(lambda: _Dataset(self._tree, key, "f", 1))
+        return self._read(key)
+
+    @property
+    def metadata(self):
+        """Root attributes other than the format's own: str, int or float values.
+
+        Attributes of other types (arrays, compound values) are left out.
+        """
+        if self._metadata is None:
+            import h5py
+
+            self._check_open()
+            root = self._tree.groups[""]
+            meta, size = {}, os.path.getsize(self.path)
+            try:
+                names = []
+                h5py.h5a.iterate(root, lambda name: names.append(name))
+                for b in names:
+                    k = b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+                    if k in RESERVED_ATTRIBUTES:
+                        continue
+                    v = _attr(root, k, self.path, size)
+                    if isinstance(v, bytes):
+                        v = v.decode("utf-8", "replace")
+                    elif isinstance(v, np.generic) and v.dtype.kind in "iufb":
+                        v = v.item()
+                    if isinstance(v, (str, int, float)):
+                        meta[k] = v
+            except SnapshotFileError:
+                raise
+            except _h5_errors() as exc:
+                raise SnapshotFileError(
+                    f"{self.path!r} is corrupted: its metadata cannot be read: "
+                    f"{type(exc).__name__}: {printable(exc)}") from None
+            self._metadata = meta
+        return self._metadata
 
     # -- live files -----------------------------------------------------
     def _retry(self, fn):
@@ -1161,37 +1271,25 @@ class Run:
         return new
 
     def _read_count(self):
-        f = self._f
-        if f.swmr_mode:
-            self._count_ds.refresh()
-        c = self._count_ds[()]
-        count = int(c)
+        self._check_open()
+        if self._swmr:
+            self._count_ds.id.refresh()
+        count = int(self._count_ds.read(0, 0))
         if count < 0:
             raise SnapshotFileError(f"{self.path!r} is corrupted: /count is {count}")
         size = os.path.getsize(self.path)  # after /count: never older than it
-        for key, spec in self._specs.items():
-            ds = spec.ds
-            if f.swmr_mode:
-                ds.refresh()
-            if ds.shape[0] < count:
+        for key, d in self._ds.items():
+            rows = d.rows(self._swmr)
+            if rows < count:
                 raise SnapshotFileError(
                     f"{self.path!r} is truncated or corrupted: {'/' + key!r} has "
-                    f"{ds.shape[0]} rows but /count commits {count} snapshots")
-            row_bytes = int(np.prod(spec.row_shape, dtype=np.int64)) * spec.itemsize
-            if count * row_bytes > size * (_MAX_COMPRESSION if spec.filtered else 1):
-                raise SnapshotFileError(
-                    f"{self.path!r} is corrupted or truncated: /count commits {count} "
-                    f"snapshots, {count * row_bytes} bytes in {'/' + key!r}, but the "
-                    f"file has only {size} bytes")
-        if count:
-            for key in ["steps", "loss", "wall_time"] + [
-                    f"layers/{k}/spectrum" for k in self.layers]:
-                spec = self._specs[key]
-                _check_storage(spec.ds, spec, count, self.path, size)
+                    f"{rows} rows but /count commits {count} snapshots")
+            if key in ("steps", "loss", "wall_time") or key.endswith("/spectrum"):
+                d.check(count, self.path, size)
         if self._finished_ds is not None:
-            if f.swmr_mode:
-                self._finished_ds.refresh()
-            finished = bool(self._finished_ds[()])
+            if self._swmr:
+                self._finished_ds.id.refresh()
+            finished = bool(self._finished_ds.read(0, 0))
         else:  # format 1: closed cleanly iff HDF5 cleared the writer's mark
             finished = self._sb_finished
         return count, finished
@@ -1207,60 +1305,49 @@ class Run:
         return self._finished
 
     def _check_open(self):
-        if self._f is None:
+        if self._fid is None:
             raise ValueError(f"the run {self.path!r} is closed")
-        return self._f
+        return self._fid
 
     def _read(self, key, index=None):
         """Rows [0, count) (or row ``index``) of a per-step dataset, checked."""
         if index is None and key in self._cache:
             return self._cache[key]
-        f = self._check_open()
-        spec = self._specs[key]
-        out = self._retry(lambda: self._fetch(f, key, spec, index))
-        out = self._validate(key, spec, out, index)
+        self._check_open()
+        d = self._ds[key]
+        out = self._retry(lambda: self._fetch(d, index))
+        out = self._validate(key, d, out, index)
         out.setflags(write=False)
         if index is None:
             self._cache[key] = out
         return out
 
-    def _fetch(self, f, key, spec, index):
-        ds = spec.ds
-        if f.swmr_mode:
-            ds.refresh()
+    def _fetch(self, d, index):
         T = self._count
-        if ds.shape[0] < T:
+        rows = d.rows(self._swmr)
+        if rows < T:
             raise SnapshotFileError(
-                f"{self.path!r} is corrupted: {'/' + key!r} has {ds.shape[0]} rows "
+                f"{self.path!r} is corrupted: {'/' + d.key!r} has {rows} rows "
                 f"but the file commits {T} snapshots")
-        _check_storage(ds, spec, T if index is None else index + 1, self.path,
-                       os.path.getsize(self.path))
-        return ds[:T] if index is None else ds[index]
+        d.check(T if index is None else index + 1, self.path, os.path.getsize(self.path))
+        return d.read(0, T) if index is None else d.read(index, index + 1)[0]
 
-    def _validate(self, key, spec, out, index):
+    def _validate(self, key, d, out, index):
         where = f"{'/' + key!r}" + ("" if index is None else f" row {index}")
         if key == "steps":
-            if out.dtype.kind == "u" and out.size and out.max() > np.iinfo(np.int64).max:
-                raise SnapshotFileError(
-                    f"{self.path!r} is corrupted: /steps holds a value above 2**63-1")
-            out = out.astype(np.int64, copy=False)
             if out.size > 1 and not np.all(out[1:] > out[:-1]):
                 i = int(np.argmax(out[1:] <= out[:-1]))
                 raise SnapshotFileError(
                     f"{self.path!r} is corrupted: /steps must increase, but step "
                     f"{i + 1} is {out[i + 1]} after {out[i]}")
             return out
-        if key.endswith("/features"):
-            out = np.asarray(out, dtype=np.float32 if spec.itemsize <= 4 else np.float64)
-        else:
-            out = np.asarray(out, dtype=np.float64)
         if key in ("loss", "wall_time") and np.isinf(out).any():
             i = int(np.argmax(np.isinf(out)))
             raise SnapshotFileError(
                 f"{self.path!r} is corrupted: {where} must be finite or NaN, but entry "
-                f"{i} is {out[i]!r}")
+                f"{i} is {out[i].item()!r}")
         if key.endswith("/spectrum"):
-            why = _spectrum_problem(out.reshape(-1, spec.row_shape[0]))
+            why = _spectrum_problem(out.reshape(-1, d.row_shape[0]))
             if why is not None:
                 raise SnapshotFileError(f"{self.path!r} is corrupted: {where}: {why}")
         elif key.startswith("layers/") and not np.isfinite(out).all():
@@ -1290,7 +1377,7 @@ class Run:
     @property
     def scalars(self):
         """Dict scalar name -> float64 array (T,) (NaN where not given)."""
-        return {k: self._read(f"scalars/{k}") for k in self._scalar_names}
+        return {k: self._scalar(k) for k in self._scalar_names}
 
     def _layer(self, layer):
         if layer is None:
@@ -1298,10 +1385,13 @@ class Run:
                 raise ValueError(
                     f"layer is required: the run {self.path!r} records "
                     f"{len(self.layers)} layers {self.layers}; pass layer=<name>")
-            return self.layers[0]
-        if layer not in self.layers:
+            layer = self.layers[0]
+        elif layer not in self.layers:
             raise ValueError(
                 f"layer must be one of {self.layers}, got {layer!r}")
+        self._check_open()
+        if layer not in self._n:
+            self._retry(lambda: self._load_layer(layer))
         return layer
 
     def n_features(self, layer=None):
@@ -1320,11 +1410,11 @@ class Run:
 
     def has_grams(self, layer=None):
         """Whether the file stores the Gram matrices of ``layer``."""
-        return f"layers/{self._layer(layer)}/gram" in self._specs
+        return f"layers/{self._layer(layer)}/gram" in self._ds
 
     def has_features(self, layer=None):
         """Whether the file stores the raw features of ``layer``."""
-        return f"layers/{self._layer(layer)}/features" in self._specs
+        return f"layers/{self._layer(layer)}/features" in self._ds
 
     def grams(self, layer=None, index=None):
         """Gram matrices of a layer, float64 (T, n, n), or one (n, n) by ``index``.
@@ -1384,9 +1474,10 @@ class Run:
 
     # -- lifetime -------------------------------------------------------
     def close(self):
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        if self._fid is not None:
+            fid, self._fid = self._fid, None
+            self._tree = self._ds = self._count_ds = self._finished_ds = None
+            fid.close()
 
     def __enter__(self):
         return self
@@ -1395,7 +1486,7 @@ class Run:
         self.close()
 
     def __repr__(self):
-        state = "closed" if self._f is None else f"{self._count} snapshots"
+        state = "closed" if self._fid is None else f"{self._count} snapshots"
         return f"<rankcore.Run {self.path!r}: {state}, layers={self.layers}>"
 
 
@@ -1471,25 +1562,17 @@ def _open_once(path, sb, size):
         raise SnapshotFileError(
             f"{path!r} is a truncated HDF5 file: {size} bytes, but its superblock "
             f"says {sb.end} (an incomplete copy?)")
-    f = _open_hdf5(path, sb)
+    fid = _open_hdf5(path, sb)
     try:
-        fmt = _attr(f, "format", path, size)
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode("utf-8", "replace")
-        if not isinstance(fmt, str) or fmt != FORMAT_NAME:
-            raise SnapshotFileError(
-                f"{path!r} is an HDF5 file but not a rankcore snapshot file "
-                f"(root attribute 'format' is {printable(repr(fmt))[:80]}, expected "
-                f"{FORMAT_NAME!r})")
-        return Run(path, f, sb, size)
+        return Run(path, fid, sb, size)
     except SnapshotFileError:
-        f.close()
+        fid.close()
         raise
     except _h5_errors() as exc:
-        f.close()
+        fid.close()
         raise SnapshotFileError(
             f"{path!r} is a truncated or corrupted rankcore snapshot file: "
             f"{type(exc).__name__}: {printable(exc)}") from None
     except BaseException:
-        f.close()
+        fid.close()
         raise
