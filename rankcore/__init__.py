@@ -15,6 +15,7 @@ from .quadrature import Quadrature
 from .rank import (NegativeEigenvalueWarning, eps_rank, is_eps_independent,
                    spectrum, spectrum_from_features)
 from .rfm import ELM, RFM, IllConditionedWarning
+from .runs import runs_table
 from .snapshots import Run, SnapshotFileError, SnapshotWriter, open_run
 from .staircase import Staircase, staircase
 from .subset import SubsetSelection, hong_pan_bound, select_rows
@@ -41,7 +42,7 @@ __all__ = [
     # random-feature least squares
     "RFM", "ELM", "IllConditionedWarning",
     # HDF5 snapshots
-    "open_run", "Run", "SnapshotWriter", "SnapshotFileError",
+    "open_run", "Run", "SnapshotWriter", "SnapshotFileError", "runs_table",
     # staircase analytics of recorded runs
     "staircase", "Staircase",
 ]

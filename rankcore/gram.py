@@ -19,6 +19,7 @@ from scipy.linalg.blas import dsyrk
 from ._gram_kernels import scale_rows_sqrt, symmetric_from_upper
 from ._validate import (as_array, check_positive_int, check_weights, describe,
                         first_nonfinite)
+from .distributed import is_dask_array
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
@@ -165,7 +166,9 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
         are converted).  float32 input is cast chunk by chunk, never copied
         whole.  With ``weights`` omitted, an iterable of
         ``(features_chunk, weights_chunk)`` pairs, so that N never has to fit
-        in memory.
+        in memory.  A ``dask.array`` chunked along the rows (with
+        weights of the same row chunks) is reduced block by block on the
+        Dask workers (``rankcore.distributed.gram``).
     weights : array_like, shape (N,), optional
         Positive quadrature weights.
     chunk_rows : int, optional
@@ -200,6 +203,9 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
     >>> np.round(rankcore.gram(phi, q.weights), 12).tolist()
     [[2.0, 0.0, 0.666666666667], [0.0, 0.666666666667, 0.0], [0.666666666667, 0.0, 0.4]]
     """
+    if is_dask_array(features):  # chunked by rows: reduced on the workers
+        from .distributed import gram as dask_gram
+        return dask_gram(features, weights, chunk_rows=chunk_rows)
     if weights is not None:
         f = _check_features(features, "features")
         w = _check_weights(weights, "weights", f.shape[0])
