@@ -6,7 +6,6 @@ measured on this machine (in comments) and within the accuracy goals:
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest
