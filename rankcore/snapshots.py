@@ -443,13 +443,14 @@ class SnapshotWriter:
             f.flush()
             st = os.fstat(f.id.get_vfd_handle())
             self._inode = (st.st_dev, st.st_ino)
-            if not os.path.lexists(path):
+            if not overwrite or not os.path.lexists(path):
                 try:
                     self._publish(exclusive=True)
                 except FileExistsError:
                     if not overwrite:
                         raise
-                    # Someone created it meanwhile: replace after the first snapshot.
+                    # Created meanwhile by someone else: replaced after our
+                    # first snapshot, like any existing file.
         except BaseException as exc:
             self.discard()
             if isinstance(exc, (OSError, RuntimeError)) and not isinstance(
@@ -847,7 +848,6 @@ def _open_hdf5(path, sb):
     import h5py
 
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
     flags = h5py.h5f.ACC_RDONLY
     if sb.version >= 3:
         # A SWMR file is opened for SWMR reading, which accepts the "open for
