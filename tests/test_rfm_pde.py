@@ -223,6 +223,19 @@ def test_heat_equation_whole_box_and_time_slabs():
     assert np.abs(ut + nu * PI ** 2 * np.exp(-nu * PI ** 2 * X[:, 1]) * s(PI * X[:, 0])).max() < 1e-5
 
 
+def test_psi_a_continuity_rows_follow_the_equation_order():
+    """Heat with pou='a': C0 and C1 rows across x-faces, C0 only across t-faces."""
+    nu, box = 0.1, [(0.0, 1.0), (0.0, 2.0)]
+    u = lambda X: np.exp(-nu * PI ** 2 * X[:, 1]) * s(PI * X[:, 0]) + X[:, 0]  # noqa: E731
+    eqs = _space_time_blocks(box, 60, {(0, 1): 1.0, (2, 0): -nu}, 0.0, u,
+                             [({(0, 0): 1.0}, u)])
+    m = RFM(box, 2, 200, pou="a", scale=0.5, random_state=0).fit_linear(eqs)
+    # 60^2 interior + 2 x 60 sides + 60 initial rows; 20 face points per cell
+    # and face: 2 x 40 rows on the x-face, 40 on the t-face
+    assert m.n_equations_ == 60 ** 2 + 120 + 60 + 80 + 40
+    assert rel(m.predict(grid(box, 41)), u(grid(box, 41))) < 1e-7  # measured 7.4e-13
+
+
 def test_advection_space_time():
     box = [(0.0, 1.0), (0.0, 1.0)]
     u = lambda X: s(2 * PI * (X[:, 0] - 0.5 * X[:, 1])) + 0.5  # noqa: E731
