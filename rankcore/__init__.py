@@ -29,7 +29,7 @@ from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
 # activation table of the whole project.
 __all__ = [
     "__version__",
-    # quadrature, Gram, spectra (SPEC sections 1-2)
+    # quadrature, Gram, spectra and the epsilon-rank
     "Quadrature", "quadrature", "gram", "spectrum", "spectrum_from_features",
     "eps_rank", "is_eps_independent", "NegativeEigenvalueWarning",
     # subset selection and the staircase theorems
