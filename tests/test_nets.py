@@ -71,7 +71,7 @@ def test_pirate_alpha_zero_trainable_and_formula():
     # at alpha = 0 the blocks are the identity: out = W phi + b
     phi = torch.tanh(net.embedding[0](x))
     torch.testing.assert_close(net(x), net.out(phi))
-    # with alpha != 0 the PirateNet block formula (docs/sfli.md, architectures)
+    # with alpha != 0 the PirateNet block formula (Wang, Li, Chen and Perdikaris 2024)
     with torch.no_grad():
         for b in net.blocks:
             b.alpha.fill_(0.3)
