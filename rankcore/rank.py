@@ -373,8 +373,9 @@ def _count_above(lam, thr):
 def is_eps_independent(gram, eps) -> bool:
     """Whether the functions behind ``gram`` are epsilon-linearly independent.
 
-    True iff ``lambda_min(gram) > eps`` (SPEC §2: min over unit c of
-    ``c^T M c``).
+    True iff ``lambda_min(gram) > eps``, i.e. ``c^T M c > eps`` for every
+    unit vector ``c``: every combination of the functions with unit
+    coefficients has squared norm above ``eps``.
 
     Parameters
     ----------
