@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -77,3 +78,30 @@ def test_every_public_name_is_documented(site):
     import bridge
     import rankcore
     assert rankcore.__all__ and bridge.__all__
+
+
+# Numbers that the guides and the README quote, and the example whose printed
+# output they come from: if an example's output changes, the quoting page must
+# be updated (the gallery pages show the output itself).
+QUOTED = {
+    "plot_02_choosing_quadrature": [
+        "5.256e-05", "5.256e-04", "5.256e-03",           # lambda_min against L
+        "2.5e-02", "3.9e-03",                            # doubling the order
+        "2.619e+00", "2.187e-11", "3.430e-16", "1.276e-21",  # monomials
+    ],
+    "plot_03_sfli_first_layer": [
+        "2.90e-04", "1.43e-04", "7.10e-05", "4.72e-05", "3.53e-05",  # 1-D widths
+        "5.5e-05  7.6e-05  2.0e-05  1.5e-04  1.1e-05",   # 2-D, five seeds
+    ],
+}
+
+
+@pytest.mark.parametrize("example", sorted(QUOTED))
+def test_quoted_numbers_come_from_the_examples(site, example):
+    html = (site / "auto_examples" / f"{example}.html").read_text("utf-8")
+    missing = [v for v in QUOTED[example] if v not in html]
+    assert not missing, f"{example} no longer prints {missing}"
+    if example == "plot_03_sfli_first_layer":
+        # 200 neurons on 256 nodes: lambda_min at the rounding level.
+        m = re.search(r"\n\s*200\s+(\S+)\s+(\S+)", html)
+        assert m and float(m.group(1)) < 1e-25 and float(m.group(2)) > 1e-5, m
