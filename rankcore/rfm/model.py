@@ -582,7 +582,10 @@ class RFM:
             Gauss-Newton iterations at most.
         tol : float
             Convergence when an accepted step changes the solution values
-            at the equation points by at most ``tol`` relative (2-norm).
+            at the equation points by at most ``tol`` relative (2-norm), or
+            when the iteration stalls at the rounding level (a step below
+            1e-8 that lowers the residual norm by less than 1%),
+            so that a ``tol`` below float64 resolution still ends.
         jacobian : {"auto", "complex", "fd"}
             How the partial derivatives dF/dD[key] are formed: ``"complex"``
             calls ``residual`` with complex D (complex step, exact to

@@ -18,6 +18,12 @@ Step control: the full Gauss-Newton step is tried first and halved (up to 12
 times) until the sum of squared scaled residuals does not grow; when no
 step length helps, a damping ``lambda ||c_new - c||^2`` (Levenberg-Marquardt)
 is added and raised tenfold per failure, and lowered again after successes.
+
+Convergence: an accepted step changes the solution values at the equation
+points by at most ``tol`` (relative 2-norm), or the iteration has stalled at
+the rounding level (a step below 1e-8 that lowers the residual norm by less
+than 1%, or a full step below 1e-8 that does not lower it at all:
+float64 cannot do better, whatever ``tol`` asks).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ __all__ = ["gauss_newton", "NewtonResult", "residual_partials"]
 
 _H_COMPLEX = 1e-30
 _CHECK_RTOL = 1e-5
+_STALL_STEP = 1e-8
+_STALL_DECREASE = 1e-2
 
 
 class NewtonResult(NamedTuple):
@@ -237,6 +245,12 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
                 break
             alpha *= 0.5
         if not accepted:
+            full = float(np.linalg.norm(values(new) - u_old)
+                         / max(np.linalg.norm(u_old), 1e-300))
+            if full <= _STALL_STEP:  # a rounding-level step that cannot help
+                step = full
+                converged = True
+                break
             lam = max(10.0 * lam, 1e-6)
             continue
         lam = lam / 10.0 if lam > 1e-9 else 0.0
@@ -244,7 +258,10 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
         u_new = values(coef)
         step = float(np.linalg.norm(u_new - u_old) / max(np.linalg.norm(u_new), 1e-300))
         u_old = u_new
-        if step <= tol:
+        # stalled at the rounding level: neither the residual nor the
+        # solution moves any more, so a tol below what float64 resolves ends
+        stalled = step <= _STALL_STEP and np.sqrt(phi) >= (1.0 - _STALL_DECREASE) * np.sqrt(phi0)
+        if step <= tol or stalled:
             converged = True
             break
     final = merit(coef, scales) if nl or lin_sys is not None else 0.0
