@@ -194,8 +194,7 @@ def write_api(app=None):
     """Write ``docs/api/*.rst`` from the packages (called at build start)."""
     out = DOCS / "api"
     out.mkdir(exist_ok=True)
-    for old in out.glob("*.rst"):
-        old.unlink()
+    pages = {}
     modules, home, exports, mods = api_layout()
     written = []
     for m in modules:
@@ -233,7 +232,7 @@ def write_api(app=None):
             if not isinstance(obj, (bool, int, float, str)):
                 lines.append("   :no-value:")
             lines.append("")
-        (out / f"{m}.rst").write_text("\n".join(lines), encoding="utf-8")
+        pages[f"{m}.rst"] = "\n".join(lines)
         written.append(m)
     index = ["API reference", "=============", "",
              "Generated from the docstrings of every public module of "
@@ -244,7 +243,16 @@ def write_api(app=None):
         index += [f".. toctree::", f"   :caption: {pkg}", "   :maxdepth: 1", ""]
         index += [f"   {m}" for m in written if m == pkg or m.startswith(pkg + ".")]
         index.append("")
-    (out / "index.rst").write_text("\n".join(index), encoding="utf-8")
+    pages["index.rst"] = "\n".join(index)
+    # Rewrite only what changed (Sphinx then rereads only those pages) and
+    # remove the pages of modules that no longer exist.
+    for old in out.glob("*.rst"):
+        if old.name not in pages:
+            old.unlink()
+    for name, text in pages.items():
+        path = out / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
 
 
 def _require_docstring(app, what, name, obj, options, lines):
