@@ -7,6 +7,8 @@ Subcommands (``rankcore <cmd> --help`` for details)::
     rankcore plot RUN [RUN ...] -o staircase.png [--eps ...] [--relative]
     rankcore watch RUN [--interval S] [--max-updates K] [--timeout S]
     rankcore report RUN [RUN ...] -o report.html [--eps ...] [--spectrum-steps ...]
+    rankcore table RUN [RUN ...] --eps ... [--csv] [--layer NAME] [--relative]
+                   [--scheduler ADDRESS | --workers N]
     rankcore --version
 
 Errors print one line on stderr and exit with status 2.  Nothing here imports
@@ -350,6 +352,32 @@ def cmd_report(args, out):
     return 0
 
 
+# --- table -------------------------------------------------------------------
+
+def cmd_table(args, out):
+    from .runs import dask_client, format_table, runs_table
+    eps = _eps_list(args.eps)
+    if args.layer and len(args.layer) > 1:
+        raise CLIError(f"--layer takes one layer for table, got {args.layer}")
+    try:
+        with dask_client(args.scheduler, args.workers):
+            # a remote scheduler's workers run elsewhere: absolute paths
+            paths = ([os.path.abspath(p) for p in args.runs] if args.scheduler
+                     else args.runs)
+            table = runs_table(paths, eps, layer=args.layer[0] if args.layer else None,
+                               relative=args.relative)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    out.write(format_table(table, csv=args.csv))
+    errors = [e for e in (table["error"] if not isinstance(table, list)
+                          else [r["error"] for r in table]) if e]
+    if errors:
+        sys.stderr.write(f"rankcore table: {len(errors)} of {len(args.runs)} files could "
+                         "not be read (see the error column)\n")
+        return 1
+    return 0
+
+
 # --- entry point -------------------------------------------------------------
 
 def _parser():
@@ -427,6 +455,22 @@ def _parser():
     s.add_argument("--title", default=None, help="page title")
     eps_opts(s, default=(1e-3, 1e-6))
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("table", help="one summary row per run, in parallel on Dask",
+                       description="Summarise many snapshot files: snapshots, steps, "
+                                   "final and minimum loss, eps-rank at the first and "
+                                   "last snapshot, staircase statistics; a file that "
+                                   "cannot be read gets a row with its error (exit "
+                                   "status 1).  Files are read on a Dask cluster with "
+                                   "--scheduler or --workers.")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="snapshot file(s)")
+    eps_opts(s)
+    s.add_argument("--csv", action="store_true", help="comma-separated output, all columns")
+    s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running Dask scheduler (or a scheduler .json file)")
+    s.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="start a local Dask cluster of N worker processes")
+    s.set_defaults(func=cmd_table)
     return p
 
 

@@ -175,8 +175,8 @@ def _in_block(func, f, w, block_info):
         return func(f, w)
     except ValueError as exc:
         start, stop = _rows(block_info)
-        raise ValueError(f"in the block of rows {start}:{stop} of the dask input "
-                         f"(indices below are within the block): {exc}") from None
+        raise ValueError(f"in the block of rows {start}:{stop} of the dask input (the "
+                         f"indices that follow count from row {start}): {exc}") from None
 
 
 def _block_gram(f, w, chunk_rows=None, block_info=None):

@@ -10,15 +10,17 @@ read gives a row whose ``error`` column says why, never a failed table.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 
 import numpy as np
 
-from ._validate import as_array, check_bool, describe
+from ._validate import as_array, check_bool, check_positive_int, describe
 
-__all__ = ["runs_table", "row_for_run", "active_client", "INT_COLUMNS"]
+__all__ = ["runs_table", "row_for_run", "active_client", "dask_client", "format_table",
+           "INT_COLUMNS"]
 
 #: Columns of every table, in order (the per-eps and staircase columns follow,
 #: ``error`` is last).
@@ -166,13 +168,8 @@ def _check_paths(paths):
     return items
 
 
-def _opened_path(p):
-    """Absolute path for a worker (its working directory may differ)."""
-    return os.path.abspath(os.fspath(p))
-
-
 def _compute_rows(items, eps, layer, relative, client):
-    opened = [_opened_path(p) for p in items]
+    opened = [os.fspath(p) for p in items]  # str/bytes pickle everywhere
     if client is None or not opened:
         rows = _rows_for_paths(opened, eps, layer, relative)
     else:
@@ -189,7 +186,7 @@ def _compute_rows(items, eps, layer, relative, client):
                 rows.extend({"path": p, "error": f"{type(exc).__name__}: {exc}"}
                             for p in batch)
     for row, p in zip(rows, items):
-        row["path"] = p  # as given, not the absolute path that was opened
+        row["path"] = p  # the object given
     return rows
 
 
@@ -210,8 +207,9 @@ def runs_table(paths, eps, *, layer=None, relative=False):
     Each file is opened by path in the task that summarises it.  With an
     active ``dask.distributed`` client (``distributed.default_client()``) the
     files are read on its workers, several per task; otherwise sequentially
-    here.  Workers open the absolute form of each path, so relative paths
-    must resolve the same way on the workers (a shared file system).
+    here.  Workers open each path as given: on a cluster whose workers run
+    in another directory or on other machines, pass absolute paths on a
+    file system that they share.
 
     Parameters
     ----------
@@ -284,3 +282,138 @@ def runs_table(paths, eps, *, layer=None, relative=False):
         df[c] = df[c].astype("Int64")
     df["path"] = pd.Series(items, dtype=object, index=df.index)
     return df
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, workers=None):
+    """Context with a ``dask.distributed`` client as the default, or none.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``, or a scheduler
+        file path ending in ``.json``).
+    workers : int, optional
+        Start a local cluster of this many single-threaded worker processes
+        instead (closed on exit).
+
+    Yields
+    ------
+    distributed.Client or None
+        None when neither is given (work then runs sequentially).
+
+    Raises
+    ------
+    ValueError
+        If both are given, or ``workers`` < 1.
+    ImportError
+        If either is given and distributed is not installed.
+
+    Examples
+    --------
+    >>> from rankcore.runs import dask_client
+    >>> with dask_client() as client:
+    ...     print(client)
+    None
+    """
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either scheduler (an address) or workers (a local "
+                         f"cluster), not both; got scheduler={scheduler!r}, workers={workers!r}")
+    if scheduler is None and workers is None:
+        yield None
+        return
+    if workers is not None:
+        workers = check_positive_int(workers, "workers")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError("a Dask scheduler or local workers need dask.distributed; "
+                          "install it with `pip install rankcore[dask]`") from exc
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address (str), got {describe(scheduler)}")
+        kw = ({"scheduler_file": scheduler} if scheduler.endswith(".json")
+              else {"address": scheduler})
+        with Client(**kw) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _cell(v, csv):
+    if v is None or (not isinstance(v, str) and _is_missing(v)):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    text = os.fspath(v) if isinstance(v, os.PathLike) else str(v)
+    text = text.replace("\n", " ").replace("\r", " ")
+    if csv and any(c in text for c in ',"'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _is_missing(v):
+    pd = sys.modules.get("pandas")
+    if pd is not None and v is pd.NA:
+        return True
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+#: Columns of the text form of :func:`format_table` besides ``path``, the
+#: rank columns and ``error`` (CSV has every column).
+TEXT_COLUMNS = ("snapshots", "first_step", "last_step", "final_loss", "min_loss")
+#: Staircase statistics shown in the text form, per eps.
+TEXT_STAIRCASE = ("correlation", "loss_fraction_in_rises")
+
+
+def format_table(table, *, csv=False) -> str:
+    """Text of a :func:`runs_table` result: aligned columns, or CSV with all columns.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or list of dict
+        What :func:`runs_table` returned.
+    csv : bool
+        Comma-separated, every column, a header line first.  Otherwise an
+        aligned table of path, snapshots, steps, losses, eps-ranks, the main
+        staircase statistics and the error.
+
+    Returns
+    -------
+    str
+        Ends with a newline.
+
+    Examples
+    --------
+    >>> from rankcore.runs import format_table
+    >>> rows = [{"path": "a.h5", "snapshots": 3, "rank_last@1e-06": 2, "error": ""}]
+    >>> print(format_table(rows, csv=True), end="")
+    path,snapshots,rank_last@1e-06,error
+    a.h5,3,2,
+    """
+    csv = check_bool(csv, "csv")
+    if isinstance(table, list):
+        cols = list(table[0]) if table else ["path", "snapshots", "error"]
+        rows = [[r.get(c) for c in cols] for r in table]
+    else:
+        cols = list(table.columns)
+        rows = table.astype(object).values.tolist()
+    keep = list(range(len(cols)))
+    if not csv:
+        keep = [i for i, c in enumerate(cols)
+                if c in ("path", "error") or c in TEXT_COLUMNS
+                or c.startswith(("rank_first@", "rank_last@"))
+                or c.split("@")[0] in {f"staircase_{k}" for k in TEXT_STAIRCASE}]
+    head = [cols[i] for i in keep]
+    body = [[_cell(r[i], csv) for i in keep] for r in rows]
+    if csv:
+        return "\n".join(",".join(line) for line in [head] + body) + "\n"
+    width = [max([len(h)] + [len(b[j]) for b in body]) for j, h in enumerate(head)]
+    lines = ["  ".join(c.ljust(w) if j in (0, len(head) - 1) else c.rjust(w)
+                       for j, (c, w) in enumerate(zip(line, width))).rstrip()
+             for line in [head] + body]
+    return "\n".join(lines) + "\n"
