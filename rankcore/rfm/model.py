@@ -584,7 +584,8 @@ class RFM:
             Convergence when an accepted step changes the solution values
             at the equation points by at most ``tol`` relative (2-norm), or
             when the iteration stalls at the rounding level (a step below
-            1e-8 that lowers the residual norm by less than 1%),
+            1e-8 that lowers the residual norm by less than 1% or needed a
+            shorter step length),
             so that a ``tol`` below float64 resolution still ends.
         jacobian : {"auto", "complex", "fd"}
             How the partial derivatives dF/dD[key] are formed: ``"complex"``

@@ -21,9 +21,9 @@ is added and raised tenfold per failure, and lowered again after successes.
 
 Convergence: an accepted step changes the solution values at the equation
 points by at most ``tol`` (relative 2-norm), or the iteration has stalled at
-the rounding level (a step below 1e-8 that lowers the residual norm by less
-than 1%, or a full step below 1e-8 that does not lower it at all:
-float64 cannot do better, whatever ``tol`` asks).
+the rounding level: a step below 1e-8 that lowers the residual norm by less
+than 1% or needed a shorter step length (or a full step below 1e-8 that does
+not lower it at all); float64 cannot do better, whatever ``tol`` asks.
 """
 
 from __future__ import annotations
@@ -260,7 +260,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
         u_old = u_new
         # stalled at the rounding level: neither the residual nor the
         # solution moves any more, so a tol below what float64 resolves ends
-        stalled = step <= _STALL_STEP and np.sqrt(phi) >= (1.0 - _STALL_DECREASE) * np.sqrt(phi0)
+        stalled = step <= _STALL_STEP and (
+            alpha < 1.0 or np.sqrt(phi) >= (1.0 - _STALL_DECREASE) * np.sqrt(phi0))
         if step <= tol or stalled:
             converged = True
             break
