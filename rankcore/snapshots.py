@@ -633,9 +633,7 @@ class SnapshotWriter:
             self._count_ds[()] = t + 1
             self._f.flush()
         except (OSError, RuntimeError) as exc:
-            if self._tmp is not None:
-                self.discard()  # the old file at path stays as it was
-            raise _os_error(exc, self.path, "writing") from None
+            raise self._fail(exc, "writing") from None
         except BaseException:
             if self._tmp is not None:
                 self.discard()
@@ -661,8 +659,7 @@ class SnapshotWriter:
             self._finished_ds[()] = 1
             self._f.flush()
         except (OSError, RuntimeError) as exc:
-            self._abandon()
-            raise _os_error(exc, self.path, "closing") from None
+            raise self._fail(exc, "closing") from None
         self._close_file()
         if self._tmp is not None:
             try:
@@ -677,6 +674,58 @@ class SnapshotWriter:
             try:
                 f.close()
             except Exception:
+                pass
+
+    def _fail(self, exc, doing):
+        """Give up the file after a failed write; returns the OSError to raise.
+
+        HDF5 cannot close a file whose writes fail (a full disk): its close
+        retries the flush, fails, leaves objects open, and crashed the Python
+        process at exit in tests.  So HDF5's file descriptor is first pointed
+        at an anonymous in-memory file, where the close can write what it
+        wants; the file on disk keeps what the last successful flush wrote
+        (every committed snapshot), as after a crash.  An unpublished
+        temporary file is removed; the writer is closed.  A file-size limit
+        (``ulimit -f``, errno EFBIG) would stop those writes too, so its soft
+        value is lifted to the hard one for the close.
+        """
+        err = _os_error(exc, self.path, doing)
+        lifted = None
+        if err.errno == errno.EFBIG:
+            try:
+                import resource
+                lifted = resource.getrlimit(resource.RLIMIT_FSIZE)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (lifted[1], lifted[1]))
+            except (ImportError, OSError, ValueError):
+                lifted = None
+        try:
+            self._detach()
+        finally:
+            if lifted is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, lifted)
+        return err
+
+    def _detach(self):
+        f = self._f
+        if f is not None:
+            try:
+                fd = f.id.get_vfd_handle()
+                sink = (os.memfd_create("rankcore-discard") if hasattr(os, "memfd_create")
+                        else os.open(os.devnull, os.O_RDWR))
+                try:
+                    os.dup2(sink, fd)
+                finally:
+                    os.close(sink)
+            except (OSError, RuntimeError, ValueError):
+                pass
+        self._spec = self._gram = self._feat = self._scal = None
+        self._count_ds = self._finished_ds = self._steps = self._loss = self._wall = None
+        self._close_file()
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            try:
+                os.remove(tmp)  # the old file at path stays as it was
+            except OSError:
                 pass
 
     def _abandon(self):
@@ -1102,6 +1151,8 @@ class Run:
     """
 
     def __init__(self, path, fid, sb, size):
+        # ``size`` smaller than the superblock's end: the data of every
+        # committed snapshot is checked now, not when first read.
         self.path = path
         self._fid = fid
         self._swmr = sb.version >= 3
@@ -1158,6 +1209,13 @@ class Run:
                     for key in ("steps", "loss", "wall_time")}
         self._n = {}
         self.refresh()
+        if sb.end > size:
+            for name in self.layers:
+                self._load_layer(name)
+            for k in self._scalar_names:
+                self._ds[f"scalars/{k}"] = _Dataset(tree, f"scalars/{k}", "f", 1)
+            for d in self._ds.values():
+                d.check(self._count, path, os.path.getsize(path))
 
     def _load_layer(self, name):
         """Open and check the datasets of one layer (once)."""
@@ -1558,15 +1616,31 @@ def open_run(path):
 
 
 def _open_once(path, sb, size):
-    if sb.end > size:
+    short = sb.end > size
+    if short and (sb.version < 3 or _hdf5_library() is None):
         raise SnapshotFileError(
             f"{path!r} is a truncated HDF5 file: {size} bytes, but its superblock "
             f"says {sb.end} (an incomplete copy?)")
-    fid = _open_hdf5(path, sb)
+    # A SWMR file may be shorter than its superblock says and still hold every
+    # committed snapshot: a writer stopped by a full disk (or killed) may have
+    # written the superblock but not the space it reserved.  Such a file is
+    # read if everything the reader needs lies inside it.
+    try:
+        fid = _open_hdf5(path, sb)
+    except SnapshotFileError as exc:
+        if short:
+            raise SnapshotFileError(
+                f"{path!r} is a truncated HDF5 file: {size} bytes, but its superblock "
+                f"says {sb.end} (an incomplete copy?)") from None
+        raise exc from None
     try:
         return Run(path, fid, sb, size)
-    except SnapshotFileError:
+    except SnapshotFileError as exc:
         fid.close()
+        if short and "truncated" not in str(exc):
+            raise SnapshotFileError(
+                f"{path!r} is a truncated HDF5 file: {size} bytes, but its superblock "
+                f"says {sb.end} (an incomplete copy?); {exc}") from None
         raise
     except _h5_errors() as exc:
         fid.close()

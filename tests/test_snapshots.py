@@ -220,7 +220,7 @@ def test_sigkill_plain_writer_leaves_readable_file(tmp_path):
     # ... but open_run needs no h5clear.
     with rankcore.open_run(path) as run:
         T = len(run)
-        assert T >= reported
+        assert T >= reported and not run.finished
         np.testing.assert_array_equal(run.steps, np.arange(T))
         np.testing.assert_array_equal(run.loss, 1.0 / (np.arange(T) + 1))
         assert np.all(run.scalars["lr"] == 0.5)
@@ -398,3 +398,135 @@ def test_writer_start_time_checked_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"start_time must be a finite Unix time, got nan"):
         SnapshotWriter(p, _quad(), {"h": 2}, start_time=float("nan"))
     assert not p.exists() and os.listdir(tmp_path) == []
+
+
+# -- format 2: end-of-run marker; what the writer refuses --------------------
+
+def test_finished_marker(tmp_path):
+    p = tmp_path / "f.h5"
+    w = SnapshotWriter(p, _quad(), {"h": 2})
+    w.append(0, grams={"h": np.eye(2)})
+    with rankcore.open_run(p) as run:
+        assert not run.finished and run.format_version == FORMAT_VERSION == 2
+        w.close()
+        run.refresh()
+        assert run.finished  # a live reader sees the marker arrive
+    with pytest.raises(RuntimeError, match="boom"):
+        with SnapshotWriter(tmp_path / "g.h5", _quad(), {"h": 2}) as w:
+            w.append(0, grams={"h": np.eye(2)})
+            raise RuntimeError("boom")
+    with rankcore.open_run(tmp_path / "g.h5") as run:
+        assert len(run) == 1 and not run.finished  # kept, but not marked finished
+
+
+def test_format_1_files_still_read(tmp_path):
+    p = tmp_path / "v1.h5"
+    with h5py.File(p, "w", libver="latest") as f:
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = np.int64(1)
+        f.attrs["layers"] = np.array(["h"], dtype=h5py.string_dtype())
+        f.attrs["scalars"] = np.array([], dtype=h5py.string_dtype())
+        q = _quad()
+        f["quadrature/points"], f["quadrature/weights"] = q.points, q.weights
+        f["quadrature/box"] = q.box
+        f["count"] = np.int64(2)
+        f["steps"], f["loss"] = np.array([0, 5]), np.array([1.0, np.nan])
+        f["wall_time"] = np.array([0.0, 1.0])
+        f["layers/h/spectrum"] = np.array([[2.0, 1.0], [3.0, 0.0]])
+    with rankcore.open_run(p) as run:
+        assert run.format_version == 1 and run.finished  # closed normally by HDF5
+        assert run.steps.tolist() == [0, 5] and run.eps_rank(0.5).tolist() == [2, 1]
+
+
+def test_writer_refuses_what_the_reader_refuses(tmp_path):
+    p = tmp_path / "w.h5"
+    with SnapshotWriter(p, _quad(), {"h": 3}) as w:
+        w.append(5, spectra={"h": [3.0, 1.0, 0.0]}, grams={"h": np.eye(3)})
+        for kw, msg in [
+                ({"step": 5}, r"step must be larger than the previous step 5, got 5"),
+                ({"step": 4}, r"larger than the previous step"),
+                ({"loss": np.inf}, r"loss must be finite or NaN"),
+                ({"wall_time": -np.inf}, r"wall_time must be finite or NaN"),
+                ({"spectra": {"h": [1.0, 3.0, 0.0]}}, r"descending order, but it is not"),
+                ({"spectra": {"h": [3.0, 1.0, -0.1]}}, r"it has the negative eigenvalue -0.1"),
+                ({"spectra": {"h": [3.0, np.nan, 0.0]}}, r"must be finite")]:
+            args = {"step": 6, "grams": {"h": np.eye(3)}, **kw}
+            with pytest.raises(ValueError, match=msg):
+                w.append(args.pop("step"), **args)
+        w.append(6, loss=np.nan, spectra={"h": [3.0, 1.0, -1e-17]}, grams={"h": np.eye(3)})
+        assert w.count == 2
+    for bad in ("a\x1b[2J", "x\ny", "a/b", ""):
+        with pytest.raises(ValueError, match="control characters"):
+            SnapshotWriter(tmp_path / "n.h5", _quad(), {bad: 2})
+        with pytest.raises(ValueError, match="control characters"):
+            SnapshotWriter(tmp_path / "n.h5", _quad(), {"h": 2}, scalars=[bad])
+    with pytest.raises(ValueError, match="NUL"):
+        SnapshotWriter(tmp_path / "n.h5", _quad(), {"h": 2}, metadata={"m": "a\x00b"})
+    assert sorted(os.listdir(tmp_path)) == ["w.h5"]
+
+
+# -- no lost runs: disk full, permissions -----------------------------------
+
+_DISK_FULL = textwrap.dedent("""
+    import os, resource, signal, sys
+    sys.path.insert(0, sys.argv[2])
+    import numpy as np
+    import rankcore
+    from rankcore.snapshots import SnapshotWriter
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    d = sys.argv[1]
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
+    old = os.path.join(d, "old.h5")
+    with SnapshotWriter(old, q, {"h": 4}) as w:
+        w.append(0, grams={"h": np.eye(4)})
+    before = open(old, "rb").read()
+    # a file-size limit: writes past it fail with EFBIG, like a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, resource.RLIM_INFINITY))
+    # (n = 300: the first snapshot is too big; n = 100: a few fit)
+    for target, overwrite, n in ((old, True, 300), (os.path.join(d, "new.h5"), False, 100)):
+        try:
+            with SnapshotWriter(target, q, {"h": n}, overwrite=overwrite,
+                                store_features=True, feature_dtype="float64") as w:
+                for t in range(100):
+                    w.append(t, grams={"h": np.eye(n)}, features={"h": np.ones((64, n))})
+            print("no error")
+        except OSError as exc:
+            print("OSError", exc.errno, exc.filename == target, target in str(exc),
+                  ".tmp" in str(exc), w.count)
+    print("old kept", open(old, "rb").read() == before)
+    with rankcore.open_run(os.path.join(d, "new.h5")) as run:
+        print("new", len(run), run.finished, run.steps.tolist())
+    print("files", sorted(os.listdir(d)))
+""")
+
+
+def test_disk_full_is_an_oserror_naming_the_path(tmp_path):
+    out = subprocess.run([sys.executable, "-c", _DISK_FULL, str(tmp_path), ROOT],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]  # no crash at exit either
+    lines = out.stdout.splitlines()
+    # replacing writer: its first snapshot fails, the old file stays
+    assert lines[0] == "OSError 27 True True False 0", out.stdout
+    # new file: the snapshots committed before the failure stay readable
+    code, efbig, named, in_msg, tmp, count = lines[1].split()
+    assert (code, efbig, named, in_msg, tmp) == ("OSError", "27", "True", "True", "False")
+    assert int(count) >= 2
+    assert lines[2] == "old kept True"
+    assert lines[3] == f"new {count} False {list(range(int(count)))}"
+    assert lines[4] == "files ['new.h5', 'old.h5']"  # no temporary file left
+
+
+def test_permission_error_names_the_path(tmp_path):
+    if os.geteuid() == 0:  # root may write anywhere but /sys
+        path = "/sys/rankcore-permission-test.h5"
+        if not os.path.isdir("/sys"):
+            pytest.skip("no /sys to be refused by as root")
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        os.chmod(ro, 0o555)
+        path = str(ro / "run.h5")
+    with pytest.raises(PermissionError) as info:
+        SnapshotWriter(path, _quad(), {"h": 2})
+    assert info.value.filename == path and path in str(info.value)
+    assert ".tmp" not in str(info.value)
