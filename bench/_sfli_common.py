@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import rankcore  # noqa: E402
+import bridge  # noqa: E402
 
 
 def set_threads(n=1):
@@ -48,21 +49,15 @@ def header(title, argv=None):
 
 
 def last_hidden(model, x):
-    """Features of the last hidden layer at points ``x`` (no grad)."""
-    store = {}
-    h = model.features.register_forward_hook(lambda m, a, out: store.__setitem__("f", out))
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        h.remove()
-    return store["f"].detach().cpu().numpy()
+    """Features of the last hidden layer at points ``x``, through ``bridge.capture``
+    (the library's one capture path: no grad, eval mode, state restored)."""
+    return bridge.capture(model, x, features=True).features[bridge.default_layer(model)]
 
 
 def spectrum_at(model, q, x_q=None):
-    if x_q is None:
-        x_q = torch.tensor(q.points, dtype=next(model.parameters()).dtype)
-    return rankcore.spectrum(rankcore.gram(last_hidden(model, x_q), q.weights))
+    """Spectrum of the last hidden layer's float64 Gram matrix on the rule ``q``."""
+    grams = bridge.capture(model, q if x_q is None else x_q, weights=q.weights).grams
+    return rankcore.spectrum(grams[bridge.default_layer(model)])
 
 
 def train(model, loss_fn, steps, *, lr=1e-3, q=None, rank_every=100, extra=None,

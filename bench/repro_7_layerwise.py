@@ -31,17 +31,9 @@ def target(x):
 
 
 def layer_ranks(net, xq, q, eps):
-    acts = [m for i, m in enumerate(net.hidden) if i % 2 == 1]
-    feats = []
-    hooks = [m.register_forward_hook(lambda mod, a, out: feats.append(out.detach().numpy()))
-             for m in acts]
-    try:
-        with torch.no_grad():
-            net(xq)
-    finally:
-        for h in hooks:
-            h.remove()
-    return [int(rankcore.eps_rank(rankcore.gram(F, q.weights), eps)) for F in feats]
+    acts = [f"hidden.{i}" for i in range(1, len(net.hidden), 2)]  # activation outputs
+    grams = bridge.capture(net, xq, acts, weights=q.weights).grams
+    return [int(rankcore.eps_rank(grams[a], eps, kind="gram")) for a in acts]
 
 
 def run(init, seed, steps, checkpoints, q, depth, width):

@@ -66,9 +66,9 @@ def placement_table():
                         bridge.sfli_(mods[name], box, activation="tanh",
                                      scheme="auto" if k == 0 and name == "input_layer" else "udi",
                                      generator=gen)
-                with torch.no_grad():
-                    F = net.hidden_features(xq).numpy()
-                ranks.append(int(rankcore.eps_rank(rankcore.gram(F, q.weights), 1e-3)))
+                F = C.last_hidden(net, xq)
+                ranks.append(int(rankcore.eps_rank(rankcore.gram(F, q.weights), 1e-3,
+                                                   kind="gram")))
             print(f"{d:2d} {arch:>24s} {label:>22s} {str(ranks):>14s}")
 
 

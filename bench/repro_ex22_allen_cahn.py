@@ -188,11 +188,6 @@ def pinn_losses(model, data, w_ic, w_bc):
     return l_f + w_ic * l_ic + w_bc * l_bc
 
 
-def last_hidden(model, pts):
-    with torch.no_grad():
-        return model.hidden(pts).double().numpy()
-
-
 def rel_l2(model, t_grid, x, U):
     T, X = np.meshgrid(t_grid, x, indexing="ij")
     pts = torch.tensor(np.column_stack([T.ravel(), X.ravel()]), dtype=torch.float32)
@@ -211,7 +206,7 @@ def train(init, seed, args, data, rule, qpts, ref):
     hist = {"it": [], "loss": [], "spec": [], "err_it": [], "err": []}
 
     def record(it, loss):
-        F = last_hidden(model, qpts)
+        F = C.last_hidden(model, qpts)
         hist["it"].append(it)
         hist["loss"].append(loss)
         hist["spec"].append(rankcore.spectrum(rankcore.gram(F, rule.weights)))
