@@ -35,10 +35,11 @@ TASKS_PER_THREAD = 4
 
 
 def _eps_values(eps):
-    e = np.atleast_1d(as_array(eps, "eps", ndim=(0, 1)))
-    if np.any(e <= 0):
-        k = int(np.argmax(e <= 0))
-        raise ValueError(f"eps must be > 0, but eps[{k}] = {e[k].item()!r}")
+    e = np.atleast_1d(as_array(eps, "eps", ndim=(0, 1), finite=False))
+    bad = ~(np.isfinite(e) & (e > 0))
+    if np.any(bad):
+        k = int(np.argmax(bad))
+        raise ValueError(f"eps must be finite and > 0, but eps[{k}] = {e[k].item()!r}")
     if np.unique(e).size != e.size:
         raise ValueError(f"eps must not repeat a value, got {e.tolist()}")
     return [float(v) for v in e]
