@@ -28,9 +28,19 @@ __all__ = ["default_points", "mean_rows", "block_pairs", "scale_rows", "linear_r
 
 
 def default_points(features, d):
-    """Points per cell and dimension giving about twice as many rows as unknowns.
+    """Return the points per cell and dimension for about twice as many rows as unknowns.
 
-    ``max(4, ceil((2 * features) ** (1 / d)))``.
+    Parameters
+    ----------
+    features : int
+        Features per cell.
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    int
+        ``max(4, ceil((2 * features) ** (1 / d)))``.
 
     Examples
     --------
@@ -41,7 +51,16 @@ def default_points(features, d):
 
 
 def interior_grid_1d(lo, hi, n):
-    """n interior points of a uniform grid on [lo, hi] (the end points are not used).
+    """Return n interior points of a uniform grid on [lo, hi] (without the end points).
+
+    Parameters
+    ----------
+    lo, hi : float
+    n : int
+
+    Returns
+    -------
+    ndarray, shape (n,)
 
     Examples
     --------
@@ -52,10 +71,34 @@ def interior_grid_1d(lo, hi, n):
 
 
 def block_pairs(basis, X, terms, m, sub=None):
-    """Pairs of ``sum_k coef_k D^(alpha_k) u_(c_k)`` at X.
+    """Return the pairs of ``sum_k coef_k D^(alpha_k) u_(c_k)`` at X.
 
-    ``terms`` is a list of ``(component, alpha, coef (N,))``.  Returns
-    ``(rows, blocks, vals)`` with ``vals`` of width ``m * J``.
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    X : ndarray, shape (N, d)
+    terms : list of (component, alpha, coef)
+        ``coef`` an (N,) array.
+    m : int
+        Number of components.
+    sub : ndarray, optional
+        Cells per point; by default those covering it.
+
+    Returns
+    -------
+    rows, blocks : ndarray of int64, shape (P,)
+    vals : ndarray, shape (P, m * J)
+        Component ``c`` in columns ``c*J ... c*J + J - 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rfm.basis import Basis
+    >>> b = Basis(np.array([[0.0, 1.0]]), (1,), 3, "b", "tanh", 1.0,
+    ...           np.random.default_rng(0))
+    >>> rows, blocks, vals = block_pairs(b, np.array([[0.5]]), [(1, (0,), np.ones(1))], 2)
+    >>> vals.shape, bool(np.all(vals[:, :3] == 0))
+    ((1, 6), True)
     """
     if sub is None:
         sub, _ = basis.touching(X)
@@ -75,7 +118,32 @@ def block_pairs(basis, X, terms, m, sub=None):
 
 
 def scale_rows(rows, vals, rhs, n_rows, mode, weight=1.0):
-    """Scale the rows in place (see the module docstring); returns (vals, rhs)."""
+    """Scale the rows (see the module docstring).
+
+    Parameters
+    ----------
+    rows : ndarray of int64, shape (P,)
+    vals : ndarray, shape (P, W)
+        Scaled in place.
+    rhs : ndarray, shape (n_rows,)
+    n_rows : int
+    mode : {"row", "block"}
+    weight : float
+        Extra factor on every row.
+
+    Returns
+    -------
+    vals, rhs : ndarray
+        The scaled values (the same array) and a scaled copy of ``rhs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v, r = scale_rows(np.array([0, 1]), np.array([[3.0, 4.0], [0.0, 2.0]]),
+    ...                   np.array([5.0, 2.0]), 2, "row")
+    >>> v.round(12).tolist(), r.round(12).tolist()
+    ([[0.6, 0.8], [0.0, 1.0]], [1.0, 1.0])
+    """
     norms = _ls.row_norms(rows, vals, n_rows)
     if mode == "row":
         s = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 1.0)
@@ -89,7 +157,24 @@ def scale_rows(rows, vals, rhs, n_rows, mode, weight=1.0):
 
 
 def linear_rows(basis, block, m, mode="row", row_weight=None):
-    """The scaled rows of one :class:`~rankcore.rfm.equations.LinearBlock`."""
+    """Return the scaled rows of one :class:`~rankcore.rfm.equations.LinearBlock`.
+
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    block : rankcore.rfm.equations.LinearBlock
+    m : int
+        Number of components.
+    mode : {"row", "block"}
+        Row scaling (see :func:`scale_rows`); times the block's weight.
+    row_weight : ndarray, optional
+        Per-row factors applied before the scaling (quadrature weights).
+
+    Returns
+    -------
+    rows, blocks, vals, rhs : ndarray
+        One system in pair storage.
+    """
     rows, blocks, vals = block_pairs(basis, block.X, block.terms, m)
     rhs = np.array(block.rhs, dtype=np.float64)
     if row_weight is not None:
@@ -100,7 +185,17 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
 
 
 def equation_orders(blocks, d, m):
-    """Highest derivative order per component and coordinate, shape (m, d)."""
+    """Return the highest derivative order per component and coordinate.
+
+    Parameters
+    ----------
+    blocks : list of LinearBlock or NonlinearBlock
+    d, m : int
+
+    Returns
+    -------
+    ndarray of int64, shape (m, d)
+    """
     orders = np.zeros((m, d), np.int64)
     for b in blocks:
         keys = [(c, a) for c, a, _ in b.terms] if hasattr(b, "terms") else b.parsed
@@ -110,12 +205,23 @@ def equation_orders(blocks, d, m):
 
 
 def continuity_rows(basis, orders, m, per):
-    """psi_a: continuity rows on every interior face, unit-norm rows.
+    """Return the continuity rows of psi_a on every interior face (unit norm).
 
-    ``orders[c, a]`` is the equations' order in coordinate ``a`` for
-    component ``c``: the value is always matched across faces normal to
-    ``a``, the normal derivative too when that order is 2.  ``per`` face
-    points per cell and dimension.
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    orders : ndarray, shape (m, d)
+        ``orders[c, a]`` is the equations' order in coordinate ``a`` for
+        component ``c``: the value is always matched across faces normal to
+        ``a``, the normal derivative too when that order is 2.
+    m : int
+    per : int
+        Face points per cell and dimension.
+
+    Returns
+    -------
+    list of (rows, blocks, vals, rhs)
+        Empty for psi_b.
     """
     if basis.pou_code != 0:
         return []
@@ -156,8 +262,21 @@ def continuity_rows(basis, orders, m, per):
 
 
 def mean_rows(basis, m, means):
-    """One unit-norm row per ``{component: value}``: the mean over the box is ``value``.
+    """Return one unit-norm row per entry: the mean of a component over the box.
 
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    m : int
+    means : dict
+        ``{component: value}``.
+
+    Returns
+    -------
+    list of (rows, blocks, vals, rhs)
+
+    Notes
+    -----
     The integral is a composite Gauss-Legendre rule on the cells with
     ``default_points`` nodes per cell and dimension; the row couples every
     cell (a point condition keeps the system sparser).
@@ -181,7 +300,17 @@ def mean_rows(basis, m, means):
 
 
 def stack(systems):
-    """Concatenate ``(rows, blocks, vals, rhs)`` systems; returns the same plus n_rows."""
+    """Concatenate ``(rows, blocks, vals, rhs)`` systems, renumbering the rows.
+
+    Parameters
+    ----------
+    systems : list of (rows, blocks, vals, rhs)
+
+    Returns
+    -------
+    rows, blocks, vals, rhs : ndarray
+    n_rows : int
+    """
     offset = 0
     R, B, V, b = [], [], [], []
     for rows, blocks, vals, rhs in systems:

@@ -24,7 +24,23 @@ POUS = {"a": 0, "b": 1}
 
 
 def activation_code(name):
-    """Kernel code of an activation name or alias from :mod:`rankcore.activations`.
+    """Return the kernel code of an activation name or alias.
+
+    Parameters
+    ----------
+    name : str
+        A name or alias of :mod:`rankcore.activations` that is in
+        :data:`ACTIVATIONS`.
+
+    Returns
+    -------
+    int
+        The activation's ``code`` in the table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-string, an unknown name or a non-smooth activation.
 
     Examples
     --------
@@ -42,11 +58,19 @@ def activation_code(name):
 
 
 def alpha_axes(alpha):
-    """The two kernel axes ``(ax1, ax2)`` of a multi-index of order <= 2.
+    """Return the two kernel axes ``(ax1, ax2)`` of a multi-index of order <= 2.
 
-    ``-1`` stands for "no derivative": the value is ``(-1, -1)``,
-    ``d/dx_a`` is ``(a, -1)``, ``d^2/dx_a dx_b`` is ``(a, b)`` with
-    ``a <= b``.
+    Parameters
+    ----------
+    alpha : tuple of int
+        A derivative multi-index, validated.
+
+    Returns
+    -------
+    (int, int)
+        ``-1`` stands for "no derivative": the value is ``(-1, -1)``,
+        ``d/dx_a`` is ``(a, -1)``, ``d^2/dx_a dx_b`` is ``(a, b)`` with
+        ``a <= b``.
 
     Examples
     --------
@@ -75,6 +99,7 @@ class Basis:
     scale : float
         Weights and biases are drawn from U(-scale, scale).
     rng : numpy.random.Generator
+        Source of the weights and biases.
 
     Attributes
     ----------
@@ -130,16 +155,40 @@ class Basis:
         return 1 if self.pou_code == 0 else 2 ** self.dim
 
     def touching(self, X, pou=None):
-        """Cells covering each point: ``(idx (N, S) padded with -1, count (N,))``."""
+        """Return the cells whose partition function is non-zero at each point.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d)
+            Points inside the box (contiguous float64).
+        pou : int, optional
+            Partition code to use instead of the basis' own (0 for psi_a).
+
+        Returns
+        -------
+        idx : ndarray of int64, shape (N, S)
+            Cell indices in increasing order, padded with -1.
+        count : ndarray of int64, shape (N,)
+        """
         code = self.pou_code if pou is None else pou
         return _k.touching(X, self.lo, self.h, self.ncell_arr, self.strides,
                            code, self.max_touching if code else 1)
 
     def evaluate(self, X, sub, terms):
-        """``sum_k coef_k D^(alpha_k)(psi_n phi_nj)`` at X for the cells ``sub``.
+        """Evaluate ``sum_k coef_k D^(alpha_k)(psi_n phi_nj)`` at X for the cells ``sub``.
 
-        ``terms`` is a list of ``(alpha, coef)`` with ``coef`` an (N,) array.
-        Returns (N, S, features).
+        Parameters
+        ----------
+        X : ndarray, shape (N, d)
+        sub : ndarray of int64, shape (N, S)
+            Cells per point, -1 padded (from :meth:`touching`).
+        terms : list of (alpha, coef)
+            Multi-indices of order <= 2 and their (N,) coefficients.
+
+        Returns
+        -------
+        ndarray, shape (N, S, features)
+            Zeros in padded slots.
         """
         N = X.shape[0]
         K = len(terms)
@@ -154,7 +203,20 @@ class Basis:
                                  self.pou_code, ax1, ax2, coef)
 
     def pairs(self, X, terms, sub=None):
-        """Pair storage ``(rows, cells, values)`` of ``evaluate`` (see lstsq)."""
+        """Return :meth:`evaluate` in pair storage (see :mod:`rankcore.rfm.lstsq`).
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d)
+        terms : list of (alpha, coef)
+        sub : ndarray, optional
+            Cells per point; by default :meth:`touching`.
+
+        Returns
+        -------
+        rows, cells : ndarray of int64, shape (P,)
+        values : ndarray, shape (P, features)
+        """
         if sub is None:
             sub, _ = self.touching(X)
         vals = self.evaluate(X, sub, terms)

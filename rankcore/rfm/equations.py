@@ -33,7 +33,18 @@ MAX_ORDER = 2
 
 
 class LinearBlock(NamedTuple):
-    """``sum_k coef_k D^(alpha_k) u_(component_k) = rhs`` at ``X``."""
+    """A validated linear block: ``sum_k coef_k D^(alpha_k) u_(c_k) = rhs`` at ``X``.
+
+    Attributes
+    ----------
+    X : ndarray, shape (N, d)
+    terms : list of (int, tuple, ndarray)
+        ``(component, alpha, coef (N,))`` per term.
+    rhs : ndarray, shape (N,)
+    weight : float
+    index : int
+        Position of the block in the user's list (for messages).
+    """
 
     X: np.ndarray
     terms: list  # of (component, alpha, coef (N,))
@@ -43,7 +54,20 @@ class LinearBlock(NamedTuple):
 
 
 class NonlinearBlock(NamedTuple):
-    """``residual(X, D) = 0`` with ``D[key]`` the derivatives named in ``keys``."""
+    """A validated nonlinear block: ``residual(X, D) = 0``.
+
+    Attributes
+    ----------
+    X : ndarray, shape (N, d)
+    residual : callable
+        ``residual(X, D)`` with ``D[key]`` the (N,) derivative values.
+    keys : list
+        The keys in the user's spelling (the keys of ``D``).
+    parsed : list of (int, tuple)
+        ``(component, alpha)`` for each key.
+    weight : float
+    index : int
+    """
 
     X: np.ndarray
     residual: Callable
@@ -54,7 +78,18 @@ class NonlinearBlock(NamedTuple):
 
 
 def callable_values(func, X, name):
-    """``func(X)`` as a finite float64 (N,) array, or a clear error.
+    """Return ``func(X)`` as a finite float64 (N,) array, or raise a clear error.
+
+    Parameters
+    ----------
+    func : callable
+    X : ndarray, shape (N, d)
+    name : str
+        Name used in messages.
+
+    Returns
+    -------
+    ndarray, shape (N,)
 
     Examples
     --------
@@ -90,7 +125,18 @@ def callable_values(func, X, name):
 
 
 def values_at(value, X, name):
-    """A number, an (N,) array or a callable, as float64 values at ``X``.
+    """Return a number, an (N,) array or a callable as float64 values at ``X``.
+
+    Parameters
+    ----------
+    value : float, array_like or callable
+    X : ndarray, shape (N, d)
+    name : str
+        Name used in messages.
+
+    Returns
+    -------
+    ndarray, shape (N,)
 
     Examples
     --------
@@ -144,10 +190,23 @@ def _parse_alpha(alpha, d, where):
 
 
 def parse_key(key, d, m, where):
-    """A term key as ``(component, alpha)``.
+    """Return a term key as ``(component, alpha)``.
 
-    With ``m == 1`` the key is ``alpha`` (``(0, alpha)`` is accepted too);
-    with ``m > 1`` it must be ``(component, alpha)``.
+    Parameters
+    ----------
+    key : tuple
+        With ``m == 1`` the key is ``alpha`` (``(0, alpha)`` is accepted
+        too); with ``m > 1`` it must be ``(component, alpha)``.
+    d : int
+        Dimension of the box.
+    m : int
+        Number of components.
+    where : str
+        Prefix of error messages (block and key).
+
+    Returns
+    -------
+    (int, tuple of int)
 
     Examples
     --------
@@ -177,8 +236,29 @@ def _weight(block, i):
 def normalize_blocks(equations, d, m, check_points, *, nonlinear=False):
     """Validate ``equations`` and return a list of block records.
 
-    ``check_points(X, name)`` validates and returns (N, d) points inside the
-    domain.  With ``nonlinear=False`` a nonlinear block is an error.
+    Parameters
+    ----------
+    equations : list of tuple
+        The user's blocks (see the module docstring).
+    d, m : int
+        Dimension and number of components.
+    check_points : callable
+        ``check_points(X, name)`` validates and returns (N, d) points inside
+        the domain.
+    nonlinear : bool
+        Whether nonlinear blocks are allowed.
+
+    Returns
+    -------
+    list of LinearBlock and NonlinearBlock
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((2, 1))
+    >>> b, = normalize_blocks([(X, {(1,): 2.0}, 1.0)], 1, 1, lambda X, name: X)
+    >>> b.terms[0][:2], b.rhs.tolist(), b.weight
+    ((0, (1,)), [1.0, 1.0], 1.0)
     """
     if isinstance(equations, tuple) and len(equations) in (3, 4) and not \
             isinstance(equations[0], (tuple, list)):

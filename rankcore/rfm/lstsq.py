@@ -52,19 +52,76 @@ class UnderdeterminedBlock(Exception):
 
 
 def row_norms(rows, vals, n_rows):
-    """2-norm of every row of a pair-stored matrix."""
+    """Return the 2-norm of every row of a pair-stored matrix.
+
+    Parameters
+    ----------
+    rows : ndarray of int64, shape (P,)
+    vals : ndarray, shape (P, J)
+    n_rows : int
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> row_norms(np.array([0, 0, 1]), np.array([[3.0], [4.0], [1.0]]), 2).tolist()
+    [5.0, 1.0]
+    """
     sq = np.einsum("pj,pj->p", vals, vals)
     return np.sqrt(np.bincount(rows, weights=sq, minlength=n_rows))
 
 
 def matvec(rows, blocks, vals, x, n_rows):
-    """A @ x for pair storage, ``x`` of shape (n_blocks, J)."""
+    """Return ``A @ x`` for a pair-stored matrix.
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    x : ndarray, shape (n_blocks, J)
+    n_rows : int
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matvec(np.array([0, 1]), np.array([0, 1]), np.ones((2, 2)),
+    ...        np.array([[1.0, 2.0], [3.0, 4.0]]), 2).tolist()
+    [3.0, 7.0]
+    """
     contrib = np.einsum("pj,pj->p", vals, x[blocks])
     return np.bincount(rows, weights=contrib, minlength=n_rows)
 
 
 def to_csr(rows, blocks, vals, n_rows, n_blocks):
-    """The pair-stored matrix as a scipy CSR matrix."""
+    """Return the pair-stored matrix as a scipy CSR matrix.
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    n_rows, n_blocks : int
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n_rows, n_blocks * J)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_csr(np.array([0]), np.array([1]), np.array([[1.0, 2.0]]), 1, 2).toarray().tolist()
+    [[0.0, 0.0, 1.0, 2.0]]
+    """
     P, J = vals.shape
     cols = (blocks[:, None] * J + np.arange(J)[None, :]).ravel()
     r = np.repeat(rows, J)
@@ -74,7 +131,28 @@ def to_csr(rows, blocks, vals, n_rows, n_blocks):
 
 
 def to_dense(rows, blocks, vals, n_rows, n_blocks, extra_cols=0):
-    """Dense Fortran-ordered copy (with ``extra_cols`` zero columns appended)."""
+    """Return a dense Fortran-ordered copy of the pair-stored matrix.
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    n_rows, n_blocks : int
+    extra_cols : int
+        Zero columns appended on the right (room for right-hand sides).
+
+    Returns
+    -------
+    ndarray, shape (n_rows, n_blocks * J + extra_cols)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_dense(np.array([0]), np.array([1]), np.array([[1.0, 2.0]]), 1, 2, 1).tolist()
+    [[0.0, 0.0, 1.0, 2.0, 0.0]]
+    """
     J = vals.shape[1]
     A = np.zeros((n_rows, n_blocks * J + extra_cols), order="F")
     scatter_dense(A, rows.astype(np.int64), (blocks * J).astype(np.int64), vals)
@@ -116,6 +194,31 @@ def _guard_diagonal(R):
 # ---------------------------------------------------------------- dense ---
 
 def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
+    """Solve by Householder QR of the whole matrix (``gelsd`` if underdetermined).
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+    n_rows, n_blocks : int
+
+    Returns
+    -------
+    x : ndarray, shape (n_blocks, J)
+    cond : float
+        1-norm condition estimate of the triangular factor (``dtrcon``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, cond = solve_dense(np.array([0, 1]), np.array([0, 0]),
+    ...                       np.array([[1.0], [1.0]]), np.array([1.0, 3.0]), 2, 1)
+    >>> round(float(x[0, 0]), 12)
+    2.0
+    """
     J = vals.shape[1]
     n = n_blocks * J
     A = to_dense(rows, blocks, vals, n_rows, n_blocks, extra_cols=1)
@@ -140,10 +243,28 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
 def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
     """Solve the pair-stored least-squares system with the named solver.
 
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+    n_rows, n_blocks : int
+    solver : {"auto", "banded", "dense", "lsmr"}
+
+    Returns
+    -------
+    x : ndarray, shape (n_blocks, J)
+    cond : float
+    solver_used : str
+
+    Notes
+    -----
     ``"auto"`` is ``"banded"``, falling back to ``"dense"`` when a block is
     coupled to fewer rows than it has unknowns (``"banded"`` given
     explicitly does the same with a ``RuntimeWarning``).  Returns
-    ``(x, cond, solver_used)``; ``x`` has shape ``(n_blocks, J)``.
+    ``(x, cond, solver_used)``.
 
     Examples
     --------
@@ -174,7 +295,36 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
 # --------------------------------------------------------------- banded ---
 
 def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
-    """Block Householder QR exploiting the block sparsity (see module doc)."""
+    """Solve by block Householder QR exploiting the block sparsity (see module doc).
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+    n_rows, n_blocks : int
+
+    Returns
+    -------
+    x : ndarray, shape (n_blocks, J)
+    cond : float
+        Hager's 1-norm condition estimate of the block triangular factor.
+
+    Raises
+    ------
+    UnderdeterminedBlock
+        If a block is coupled to fewer rows than it has unknowns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, cond = solve_banded(np.array([0, 1]), np.array([0, 0]),
+    ...                        np.array([[1.0], [1.0]]), np.array([1.0, 3.0]), 2, 1)
+    >>> round(float(x[0, 0]), 12)
+    2.0
+    """
     J = vals.shape[1]
     big = np.iinfo(np.int64).max
     rmin = np.full(n_rows, big, np.int64)
@@ -290,7 +440,28 @@ def _banded_cond(factors, n_blocks, J):
 
 
 def hager_inverse_norm(solve, solve_t, n, max_iter=5):
-    """Estimate ||A^{-1}||_1 from solves with A and A^T (Hager/Higham)."""
+    """Estimate ``||A^{-1}||_1`` from solves with A and A^T (Hager/Higham).
+
+    Parameters
+    ----------
+    solve, solve_t : callable
+        ``v -> A^{-1} v`` and ``v -> A^{-T} v`` on (n,) vectors.
+    n : int
+    max_iter : int
+
+    Returns
+    -------
+    float
+        A lower bound of ``||A^{-1}||_1``, usually within a factor 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[2.0, 0.0], [0.0, 0.5]])
+    >>> float(hager_inverse_norm(lambda v: np.linalg.solve(A, v),
+    ...                          lambda v: np.linalg.solve(A.T, v), 2))
+    2.0
+    """
     x = np.full(n, 1.0 / n)
     est = 0.0
     for it in range(max_iter):
@@ -322,6 +493,35 @@ def hager_inverse_norm(solve, solve_t, n, max_iter=5):
 
 def solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks, *, tol=1e-15,
                maxiter=None):
+    """Solve by scipy's LSMR on the CSR matrix with unit column scaling.
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+    n_rows, n_blocks : int
+    tol : float
+        ``atol`` and ``btol`` of LSMR.
+    maxiter : int, optional
+        Default four times the number of unknowns.
+
+    Returns
+    -------
+    x : ndarray, shape (n_blocks, J)
+    cond : float
+        LSMR's condition estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, cond = solve_lsmr(np.array([0, 1]), np.array([0, 0]),
+    ...                      np.array([[1.0], [1.0]]), np.array([1.0, 3.0]), 2, 1)
+    >>> round(float(x[0, 0]), 12)
+    2.0
+    """
     from scipy.sparse.linalg import lsmr  # only this path needs it
 
     J = vals.shape[1]

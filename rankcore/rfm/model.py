@@ -259,9 +259,17 @@ class RFM:
 
     # -------------------------------------------------------- public api --
     def feature_matrix(self, X):
-        """The (N, M) feature matrix ``psi_n(x) phi_nj(x)``, M = n_subdomains * features.
+        """Return the (N, M) feature matrix ``psi_n(x) phi_nj(x)``, M = n_subdomains * features.
 
-        Columns are ordered subdomain by subdomain (C order over the grid
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            Points inside the box.
+
+        Returns
+        -------
+        ndarray, shape (N, M)
+            Columns are ordered subdomain by subdomain (C order over the grid
         of cells), so ``rankcore.gram(model.feature_matrix(q.points),
         q.weights)`` is the Gram matrix of the basis on a quadrature ``q``.
         After :meth:`fit_time_slabs` the columns of the slabs follow each
@@ -305,7 +313,8 @@ class RFM:
 
         Returns
         -------
-        ndarray, shape (N,), or (N, components) for a system with ``component=None``.
+        ndarray, shape (N,) or (N, components)
+            The values; ``(N, components)`` for a system with ``component=None``.
 
         Raises
         ------
@@ -337,17 +346,19 @@ class RFM:
 
     @_atomic
     def fit(self, X, y):
-        """Least-squares fit of data: minimise sum_k (u(x_k) - y_k)^2.
+        """Fit data by least squares: minimise sum_k (u(x_k) - y_k)^2.
 
         Parameters
         ----------
         X : array_like, shape (N, d)
             Points inside the box.
-        y : array_like, shape (N,) or (N, 1); (N, components) for a system
+        y : array_like, shape (N,) or (N, 1)
+            The data; (N, components) for a system.
 
         Returns
         -------
-        self
+        self : RFM
+            The fitted model.
         """
         self._setup()
         X = self._check_points(X)
@@ -377,7 +388,8 @@ class RFM:
 
         Returns
         -------
-        self
+        self : RFM
+            The fitted model.
         """
         self._setup()
         if self.n_components_ != 1:
@@ -436,7 +448,8 @@ class RFM:
 
         Returns
         -------
-        self
+        self : RFM
+            The fitted model.
 
         Raises
         ------
@@ -513,28 +526,37 @@ class RFM:
 
         Returns
         -------
-        self
+        self : RFM
+            The fitted model.
         """
         box = check_box(self.box, "box")
         d = box.shape[0]
         if self.components != 1:
             raise ValueError("fit_poisson solves a scalar equation: it needs "
                              f"components=1, got components={self.components!r}")
-        J = check_positive_int(self.features, "features")
-        Xi, Xb = self.collocation_points(points, box=box, features=J)
+        Xi, Xb = self.collocation_points(points)
         fi = callable_values(f, Xi, "f")
         gb = callable_values(g, Xb, "g")
         lap = {tuple(2 * int(i == a) for i in range(d)): -1.0 for a in range(d)}
         return self.fit_linear([(Xi, lap, fi), (Xb, {(0,) * d: 1.0}, gb)])
 
-    def collocation_points(self, points=None, *, box=None, features=None):
-        """Interior and boundary collocation points ``(X_interior, X_boundary)``.
+    def collocation_points(self, points=None):
+        """Return interior and boundary collocation points of the box.
 
-        ``points`` as for :meth:`fit_poisson`: points per subdomain per
-        dimension (int or one per dimension), a pair of arrays (returned
-        as they are), or None for the default ``max(4, ceil((2 *
-        features) ** (1/d)))``.  The interior grid excludes the end points;
-        each face gets a grid with the same counts including its edges.
+        Parameters
+        ----------
+        points : int, sequence of int, (X_interior, X_boundary) or None
+            As for :meth:`fit_poisson`: points per subdomain per dimension
+            (int or one per dimension), a pair of arrays (returned as
+            arrays), or None for the default ``max(4, ceil((2 * features)
+            ** (1/d)))``.
+
+        Returns
+        -------
+        X_interior, X_boundary : ndarray
+            A uniform grid of ``points * subdomains`` points per dimension
+            without the end points, and on each face of the box a grid with
+            the same counts including its edges.
 
         Examples
         --------
@@ -543,14 +565,14 @@ class RFM:
         >>> Xi.shape, Xb.shape
         ((36, 2), (24, 2))
         """
-        box = check_box(self.box, "box") if box is None else box
+        box = check_box(self.box, "box")
         d = box.shape[0]
         lo, hi = box[:, 0], box[:, 1]
         if isinstance(points, tuple) and len(points) == 2 and not all(
                 isinstance(p, (int, np.integer)) for p in points):
             return (as_array(points[0], "points[0] (interior)", ndim=2),
                     as_array(points[1], "points[1] (boundary)", ndim=2))
-        J = check_positive_int(self.features, "features") if features is None else features
+        J = check_positive_int(self.features, "features")
         ncell = check_int_per_dim(self.subdomains, "subdomains", d)
         per = check_int_per_dim(_as.default_points(J, d) if points is None else points,
                                 "points", d)
@@ -599,7 +621,7 @@ class RFM:
 
         Returns
         -------
-        self
+        self : RFM
             With ``n_iter_`` and ``residual_history_`` (the 2-norm of the
             row-scaled residual before each iteration and at the end) and
             ``jacobian_`` (``"complex"``, ``"fd"`` or ``"mixed"``: what the
@@ -677,14 +699,16 @@ class RFM:
 
         Parameters
         ----------
-        equations : list of linear blocks, as for :meth:`fit_linear`
+        equations : list of blocks
+            Linear blocks on the whole space-time box, as for
+            :meth:`fit_linear`.
         slabs : int
             Number of slabs (1 is the same as :meth:`fit_linear`).
 
         Returns
         -------
-        self
-            ``slab_models_`` (the fitted RFM of each slab) and
+        self : RFM
+            With ``slab_models_`` (the fitted RFM of each slab) and
             ``slab_edges_``; ``predict`` and ``feature_matrix`` work across
             the slabs.
         """
@@ -764,8 +788,20 @@ class ELM(RFM):
 
     Parameters
     ----------
-    box, features, activation, scale, solver, random_state, components
-        As for :class:`RFM` (``features`` is the total number of neurons).
+    box : sequence of (lo, hi) pairs
+        As for :class:`RFM`.
+    features : int
+        The total number of neurons.
+    activation : str
+        As for :class:`RFM`.
+    scale : float or None
+        As for :class:`RFM`.
+    solver : {"auto", "banded", "dense", "lsmr"}
+        As for :class:`RFM`.
+    random_state : None, int or numpy.random.Generator
+        As for :class:`RFM`.
+    components : int
+        As for :class:`RFM`.
 
     Examples
     --------

@@ -46,6 +46,8 @@ _STALL_DECREASE = 1e-2
 
 
 class NewtonResult(NamedTuple):
+    """What :func:`gauss_newton` returns (coefficients, history, status)."""
+
     coef: np.ndarray
     cond: float
     solver: str
@@ -119,11 +121,33 @@ def _partials_complex(block, D):
 
 
 def residual_partials(block, D, mode):
-    """Partials ``dF/dD[key]`` (K, N) of one nonlinear block and the mode used.
+    """Return the partials ``dF/dD[key]`` of one nonlinear block and the mode used.
 
-    ``mode`` is ``"complex"``, ``"fd"`` or ``"auto"`` (complex step checked
-    against central differences, which are used instead if they disagree
-    by more than 1e-5 relative or the residual is not complex-safe).
+    Parameters
+    ----------
+    block : rankcore.rfm.equations.NonlinearBlock
+    D : dict
+        The current derivative values, ``D[key]`` of shape (N,).
+    mode : {"complex", "fd", "auto"}
+        ``"auto"``: the complex step checked against central differences,
+        which are used instead if they disagree by more than 1e-5 relative
+        or the residual is not complex-safe.
+
+    Returns
+    -------
+    P : ndarray, shape (K, N)
+        One row per key of the block.
+    used : {"complex", "fd"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rfm.equations import NonlinearBlock
+    >>> b = NonlinearBlock(np.zeros((2, 1)), lambda X, D: D[(0,)] ** 3, [(0,)],
+    ...                    [(0, (0,))], 1.0, 0)
+    >>> P, used = residual_partials(b, {(0,): np.array([1.0, 2.0])}, "auto")
+    >>> P.round(8).tolist(), used
+    ([[3.0, 12.0]], 'complex')
     """
     if mode == "fd":
         return _partials_fd(block, D), "fd"
@@ -144,7 +168,21 @@ def residual_partials(block, D, mode):
 
 
 def gauss_newton(model, blocks, max_iter, tol, jacobian):
-    """Run the iteration for a set-up model; returns a :class:`NewtonResult`."""
+    """Run the Gauss-Newton iteration for a model whose basis is drawn.
+
+    Parameters
+    ----------
+    model : rankcore.RFM
+        After its basis was drawn (``basis_`` set).
+    blocks : list of LinearBlock and NonlinearBlock
+    max_iter : int
+    tol : float
+    jacobian : {"auto", "complex", "fd"}
+
+    Returns
+    -------
+    NewtonResult
+    """
     basis = model.basis_
     m = model.n_components_
     nb = model.n_subdomains_

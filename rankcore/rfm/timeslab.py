@@ -18,7 +18,16 @@ __all__ = ["march", "slab_index", "slab_predict", "slab_feature_matrix"]
 
 
 def slab_index(edges, t):
-    """Slab of each time ``t``: ``edges[k] <= t < edges[k+1]`` (last slab closed).
+    """Return the slab of each time: ``edges[k] <= t < edges[k+1]`` (last slab closed).
+
+    Parameters
+    ----------
+    edges : ndarray, shape (slabs + 1,)
+    t : ndarray
+
+    Returns
+    -------
+    ndarray of int
 
     Examples
     --------
@@ -34,10 +43,21 @@ def _user_block(X, terms, rhs, weight):
 
 
 def march(model, blocks, slabs):
-    """Fit ``model`` (already set up) slab by slab; returns it.
+    """Fit ``model`` slab by slab (see the module docstring).
 
-    ``blocks`` are validated :class:`~rankcore.rfm.equations.LinearBlock`
-    records on the whole box.
+    Parameters
+    ----------
+    model : rankcore.RFM
+        With its parameters validated (``box_`` set).
+    blocks : list of LinearBlock
+        Validated blocks on the whole box.
+    slabs : int
+
+    Returns
+    -------
+    model : rankcore.RFM
+        With ``slab_models_``, ``slab_edges_`` and the summed or worst
+        fitted attributes of the slabs.
     """
     box = model.box_
     t0, t1 = box[-1]
@@ -94,7 +114,19 @@ def march(model, blocks, slabs):
 
 
 def slab_predict(model, X, alpha, component):
-    """``predict`` of a slab-fitted model: each point from the slab holding its t."""
+    """Evaluate a slab-fitted model: each point by the slab holding its t.
+
+    Parameters
+    ----------
+    model : rankcore.RFM
+    X : ndarray, shape (N, d)
+    alpha : tuple of int
+    component : int or None
+
+    Returns
+    -------
+    ndarray, shape (N,) or (N, components)
+    """
     part = slab_index(model.slab_edges_, X[:, -1])
     m = model.n_components_
     out = np.empty((X.shape[0],) if (component is not None or m == 1) else (X.shape[0], m))
@@ -106,7 +138,17 @@ def slab_predict(model, X, alpha, component):
 
 
 def slab_feature_matrix(model, X):
-    """Feature matrix of a slab-fitted model: the slabs' columns side by side."""
+    """Return the feature matrix of a slab-fitted model: the slabs' columns side by side.
+
+    Parameters
+    ----------
+    model : rankcore.RFM
+    X : ndarray, shape (N, d)
+
+    Returns
+    -------
+    ndarray, shape (N, sum of the slabs' columns)
+    """
     part = slab_index(model.slab_edges_, X[:, -1])
     widths = [c.n_subdomains_ * c.features for c in model.slab_models_]
     out = np.zeros((X.shape[0], sum(widths)))
