@@ -42,6 +42,7 @@ def _conf():
 def test_site_has_the_pages(site):
     for page in ["index.html", "guide/install.html", "guide/choosing-eps.html",
                  "guide/offline-analysis.html", "guide/theorems.html", "guide/pde.html",
+                 "guide/training.html",
                  "theory.html", "snapshot-format.html", "rfm.html", "sfli.html",
                  "api/index.html", "api/rankcore.html", "api/bridge.html",
                  "auto_examples/index.html", "about/changelog.html",
