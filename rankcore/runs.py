@@ -141,7 +141,8 @@ def active_client():
     Examples
     --------
     >>> from rankcore.runs import active_client
-    >>> active_client() is None   # no client started in this process
+    >>> client = active_client()   # None unless a distributed.Client was started
+    >>> client is None or type(client).__name__ == "Client"
     True
     """
     if "distributed" not in sys.modules:
