@@ -27,7 +27,7 @@ def test_forward_shapes_and_last_hidden(make, d, o):
     y = net(x)
     # the last hidden features are the input of the final nn.Linear
     torch.testing.assert_close(net.out(feats["f"]), y)
-    assert bridge.default_layer(net) == "out:input"
+    assert bridge.default_layer(net) == net.last_hidden == "features"
     assert net.out.in_features == feats["f"].shape[1]
 
 
