@@ -300,3 +300,26 @@ def test_eps_rank_report_plain_sequential_2d():
     assert all(1 <= r <= 8 for r in t["eps_rank@0.001"])
     with pytest.raises(ValueError, match="domain_or_quadrature"):
         bridge.eps_rank_report(model, [(1, 0)])
+
+
+# -- progress bars -------------------------------------------------------------
+
+def test_record_checkpoints_progress_bar(tmp_path, capsys):
+    model = bridge.MLP(1, 1, width=4, depth=1)
+    paths = []
+    for s in (0, 5, 10):
+        paths.append(tmp_path / f"ck_{s}.pt")
+        torch.save(model.state_dict(), paths[-1])
+    q = _quad(16)
+    bridge.record_checkpoints(model, paths, q, tmp_path / "a.h5", progress=True)
+    err = capsys.readouterr().err
+    assert "checkpoints" in err and "3/3" in err
+    # default: shown only on a terminal; pytest's captured stderr is none
+    bridge.record_checkpoints(model, paths, q, tmp_path / "b.h5")
+    bridge.record_checkpoints(model, paths, q, tmp_path / "c.h5", progress=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        bridge.record_checkpoints(model, paths, q, tmp_path / "d.h5", progress="yes")
+    assert not (tmp_path / "d.h5").exists()
+    with rankcore.open_run(tmp_path / "b.h5") as run:
+        assert run.steps.tolist() == [0, 5, 10] and run.layers == ["features"]
