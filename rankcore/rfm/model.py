@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from . import assembly as _as
+from . import domain as _dom
 from . import lstsq as _ls
 from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
@@ -183,7 +184,7 @@ class RFM:
 
     # ------------------------------------------------------------ setup ---
     def _setup(self):
-        box = check_box(self.box, "box")
+        box, geometry = _dom.box_of(self.box)
         d = box.shape[0]
         if d > 3:
             raise ValueError(f"box must have 1, 2 or 3 dimensions, got {d}")
@@ -208,6 +209,9 @@ class RFM:
         for name in ("slab_models_", "slab_edges_", "n_iter_", "residual_history_"):
             self.__dict__.pop(name, None)
         basis = Basis(box, ncell, J, self.pou, self.activation, R, rng)
+        if geometry is not None:
+            basis = _dom.restrict(geometry, basis)
+        self.domain_ = geometry
         self.basis_ = basis
         self.box_ = box
         self.dim_ = d
@@ -245,7 +249,10 @@ class RFM:
             raise ValueError(
                 f"{name} has {int(out.sum())} points outside the box "
                 f"{self.box_.tolist()}; the first is point {i}: {X[i].tolist()}")
-        return np.ascontiguousarray(np.clip(X, lo, hi))
+        X = np.ascontiguousarray(np.clip(X, lo, hi))
+        if getattr(self, "domain_", None) is not None:
+            _dom.check_in_domain(self.domain_, self.basis_, X, name)
+        return X
 
     def _default_points(self):
         return _as.default_points(self.basis_.features, self.dim_)
@@ -269,11 +276,11 @@ class RFM:
         Returns
         -------
         ndarray, shape (N, M)
-            Columns are ordered subdomain by subdomain (C order over the grid
-        of cells), so ``rankcore.gram(model.feature_matrix(q.points),
-        q.weights)`` is the Gram matrix of the basis on a quadrature ``q``.
-        After :meth:`fit_time_slabs` the columns of the slabs follow each
-        other.  Every component uses this same basis.
+            Columns are ordered subdomain by subdomain (C order over the
+            grid of cells), so ``rankcore.gram(model.feature_matrix(X),
+            w)`` is the Gram matrix of the basis on a quadrature ``(X,
+            w)``.  After :meth:`fit_time_slabs` the columns of the slabs
+            follow each other.  Every component uses this same basis.
 
         Raises
         ------
@@ -529,7 +536,7 @@ class RFM:
         self : RFM
             The fitted model.
         """
-        box = check_box(self.box, "box")
+        box, _ = _dom.box_of(self.box)
         d = box.shape[0]
         if self.components != 1:
             raise ValueError("fit_poisson solves a scalar equation: it needs "
@@ -565,7 +572,7 @@ class RFM:
         >>> Xi.shape, Xb.shape
         ((36, 2), (24, 2))
         """
-        box = check_box(self.box, "box")
+        box, geometry = _dom.box_of(self.box)
         d = box.shape[0]
         lo, hi = box[:, 0], box[:, 1]
         if isinstance(points, tuple) and len(points) == 2 and not all(
@@ -576,6 +583,8 @@ class RFM:
         ncell = check_int_per_dim(self.subdomains, "subdomains", d)
         per = check_int_per_dim(_as.default_points(J, d) if points is None else points,
                                 "points", d)
+        if geometry is not None:
+            return _dom.domain_collocation_points(geometry, box, ncell, per)
         n = [per[i] * ncell[i] for i in range(d)]
         axes = [_as.interior_grid_1d(lo[i], hi[i], n[i]) for i in range(d)]
         Xi = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
@@ -743,7 +752,8 @@ class RFM:
         rows, blocks, vals, rhs, n_rows = _as.stack(systems)
         t1 = time.perf_counter()
         coef, cond, used = _ls.solve_system(rows, blocks, vals, rhs, n_rows,
-                                            self.n_subdomains_, self.solver)
+                                            self.n_subdomains_, self.solver,
+                                            coords=self.basis_.cell_index)
         t2 = time.perf_counter()
         if not np.all(np.isfinite(coef)):
             raise FloatingPointError(
