@@ -224,6 +224,10 @@ def _spectrum_problem(s):
     from .rank import ROUNDING_FACTOR
     if s.size == 0:
         return None
+    # Fast path: exactly sorted, last >= 0 and first finite (hence all finite).
+    if ((s[:, -1] >= 0).all() and np.isfinite(s[:, 0]).all()
+            and (s.shape[1] == 1 or (s[:, 1:] <= s[:, :-1]).all())):
+        return None
     bad = ~np.isfinite(s)
     if bad.any():
         t, i = np.unravel_index(int(np.argmax(bad)), s.shape)
@@ -1155,7 +1159,9 @@ class Run:
         # committed snapshot is checked now, not when first read.
         self.path = path
         self._fid = fid
-        self._swmr = sb.version >= 3
+        # Datasets are refreshed from disk only where a writer may still be
+        # appending: files with a writer's mark, opened for SWMR reading.
+        self._swmr = sb.version >= 3 and sb.live
         self._live = sb.live
         self._sb_finished = not sb.live
         self._size = size
@@ -1222,17 +1228,13 @@ class Run:
         if name in self._n:
             return
         tree, path = self._tree, self.path
-        gid = tree.open(f"layers/{name}", group=True)
+        tree.open(f"layers/{name}", group=True)
         spec = _Dataset(tree, f"layers/{name}/spectrum", "f", 2)
         n = spec.row_shape[0]
         if n < 1:
             raise SnapshotFileError(
                 f"{path!r} is corrupted: layer {name!r} has spectra of length 0")
-        nf = _attr(gid, "n_features", path, os.path.getsize(path))
-        if nf is not None and (not isinstance(nf, np.integer) or int(nf) != n):
-            raise SnapshotFileError(
-                f"{path!r} is corrupted: layer {name!r} has spectra of length {n} "
-                f"but n_features {printable(describe(nf))}")
+        size = os.path.getsize(path)
         found = {f"layers/{name}/spectrum": spec}
         for what, shape in (("gram", (n, n)), ("features", (self.quadrature.n_points, n))):
             d = _Dataset(tree, f"layers/{name}/{what}", "f", 3, shape, required=False)
@@ -1244,7 +1246,7 @@ class Run:
                 raise SnapshotFileError(
                     f"{path!r} is truncated or corrupted: {'/' + key!r} has {rows} rows "
                     f"but /count commits {self._count} snapshots")
-        spec.check(self._count, path, os.path.getsize(path))
+        spec.check(self._count, path, size)
         self._ds.update(found)
         self._n[name] = n
 

@@ -294,7 +294,7 @@ def worker():
     warnings.simplefilter("ignore")
     import rankcore
 
-    print(json.dumps({"ready": True}), flush=True)
+    print(json.dumps({"ready": True, "rankcore": rankcore.__file__}), flush=True)
     for line in sys.stdin:
         path = line.rstrip("\n")
         t0 = time.perf_counter()
@@ -334,6 +334,7 @@ class Worker:
         line = self._readline(120.0)
         if line is None or not json.loads(line).get("ready"):
             raise RuntimeError("the fuzz worker did not start")
+        self.rankcore_file = json.loads(line)["rankcore"]
 
     def _readline(self, timeout):
         import select
