@@ -324,7 +324,7 @@ class SnapshotRecorder:
         # Checked before the forward pass; one-element tensors are accepted.
         loss, scalars = self._values(loss, scalars)
         grams, feats = self.compute()
-        self.append(step, grams, feats, loss=loss, **scalars)
+        self._store(step, grams, feats, loss, scalars, bool(self._mirror.loggers))
         return True
 
     @staticmethod
@@ -355,6 +355,9 @@ class SnapshotRecorder:
         if self._closed:
             raise ValueError("the recorder is closed")
         loss, scalars = self._values(loss, scalars)
+        return self._store(step, grams, features, loss, scalars, True)
+
+    def _store(self, step, grams, features, loss, scalars, want_ranks):
         wall = time.time() - self._start
         spectra, ranks = {}, {}
         for key, M in grams.items():
@@ -363,8 +366,9 @@ class SnapshotRecorder:
                 raise ValueError(f"grams[{key!r}] must be finite, but entry {bad} is "
                                  f"{M[bad]!r}: the layer's features are not finite")
             spectra[key] = rankcore.spectrum(M, check_finite=False)
-            ranks[key] = np.atleast_1d(rankcore.eps_rank(
-                spectra[key], list(self.eps), relative=self.relative))
+            if want_ranks:  # only for loggers and callers of append()
+                ranks[key] = np.atleast_1d(rankcore.eps_rank(
+                    spectra[key], list(self.eps), relative=self.relative))
         if self.path is not None:
             new = self._writer is None
             if new:
