@@ -429,3 +429,15 @@ def test_poisson_3d_default_scale_reaches_1e_6():
     assert m.scale_ == 0.5 and m.n_unknowns_ == 1000
     X = grid(box, 21)
     assert rel(m.predict(X), u(X)) < 1e-6  # measured 5.2e-8
+
+
+def test_fit_nonlinear_takes_mean_conditions():
+    """A pure Neumann problem through fit_nonlinear: the mean fixes the constant."""
+    u = lambda X: c(2 * PI * X[:, 0]) + X[:, 0] ** 2  # noqa: E731 (mean 1/3)
+    f = lambda X: 4 * PI ** 2 * c(2 * PI * X[:, 0]) - 2  # noqa: E731
+    x = np.linspace(0, 1, 200)[:, None]
+    ends = (np.array([[0.0], [1.0]]), {(1,): 1.0}, [0.0, 2.0])
+    m = RFM([(0.0, 1.0)], 3, 60, random_state=0).fit_nonlinear(
+        [(x, lambda X, D: -D[(2,)] - f(X), [(2,)]), ends], mean={0: 1.0 / 3.0})
+    assert m.n_iter_ <= 2
+    assert np.abs(m.predict(x) - u(x)).max() < 1e-8

@@ -597,7 +597,8 @@ class RFM:
                 faces.append(np.stack(cols, axis=1))
         return np.ascontiguousarray(Xi), np.ascontiguousarray(np.concatenate(faces))
 
-    def fit_nonlinear(self, equations, max_iter=30, tol=1e-8, jacobian="auto"):
+    def fit_nonlinear(self, equations, max_iter=30, tol=1e-8, jacobian="auto",
+                      mean=None):
         """Solve nonlinear equations by Gauss-Newton with line search and LM damping.
 
         Parameters
@@ -627,6 +628,8 @@ class RFM:
             differences; a block whose residual is not complex-safe (e.g.
             uses ``abs``) switches to the differences for good.  Only the
             residual is needed: no user derivative.
+        mean : dict, optional
+            ``{component: value}`` mean conditions, as for :meth:`fit_linear`.
 
         Returns
         -------
@@ -667,8 +670,9 @@ class RFM:
                                  f"got {jacobian!r}")
             blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                       self._check_points, nonlinear=True)
+            means = self._check_mean(mean)
             t0 = time.perf_counter()
-            res = gauss_newton(self, blocks, max_iter, tol, jacobian)
+            res = gauss_newton(self, blocks, max_iter, tol, jacobian, means)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)

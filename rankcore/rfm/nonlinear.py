@@ -167,7 +167,7 @@ def residual_partials(block, D, mode):
     return P, "complex"
 
 
-def gauss_newton(model, blocks, max_iter, tol, jacobian):
+def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
     """Run the Gauss-Newton iteration for a model whose basis is drawn.
 
     Parameters
@@ -178,6 +178,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
     max_iter : int
     tol : float
     jacobian : {"auto", "complex", "fd"}
+    means : dict, optional
+        ``{component: value}`` mean conditions (linear rows).
 
     Returns
     -------
@@ -193,6 +195,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian):
     fixed = [_as.linear_rows(basis, b, m) for b in lin]
     fixed += _as.continuity_rows(basis, _as.equation_orders(blocks, d, m), m,
                                  _as.default_points(J, d))
+    if means:
+        fixed += _as.mean_rows(basis, m, means)
     lin_sys = _as.stack(fixed) if fixed else None
     # the derivative features of every nonlinear block, once
     feats = []
