@@ -522,7 +522,14 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         map_location = next(iter(inner.parameters()), torch.empty(0)).device
     iterator = progress_bar(list(zip(paths, steps)), progress, desc="checkpoints",
                             unit="ckpt")
-    rec = SnapshotRecorder(path, inner, quadrature, layers=layers, every=1, **kwargs)
+    # Replacing an existing file: build the new run beside it and swap it in
+    # only when every checkpoint is recorded, so a failure keeps the old run.
+    final = target = os.fspath(path)
+    if kwargs.get("overwrite") and os.path.lexists(final):
+        head, tail = os.path.split(os.path.abspath(final))
+        target = os.path.join(head, f".{tail}.{os.getpid()}.{time.time_ns()}.rebuild")
+        kwargs = dict(kwargs, overwrite=False)
+    rec = SnapshotRecorder(target, inner, quadrature, layers=layers, every=1, **kwargs)
     try:
         for i, (p, step) in enumerate(iterator):
             state = torch.load(p, map_location=map_location, weights_only=True)
@@ -540,4 +547,6 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         # half-written snapshot file that looks like a complete run.
         rec._discard()
         raise
-    return os.fspath(path)
+    if target != final:
+        os.replace(target, final)
+    return final
