@@ -315,3 +315,24 @@ def test_ctrl_c_during_a_bad_open(tmp_path):
             proc.kill()
             proc.wait()
     assert "KeyboardInterrupt" in err
+
+
+def test_failed_record_checkpoints_keeps_the_old_file(tmp_path):
+    torch = pytest.importorskip("torch")
+    import bridge
+
+    model = torch.nn.Sequential(torch.nn.Linear(1, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 16)
+    good = tmp_path / "ckpt_0.pt"
+    torch.save(model.state_dict(), good)
+    bad = tmp_path / "ckpt_1.pt"
+    bad.write_bytes(b"not a checkpoint")
+    out = tmp_path / "run.h5"
+    bridge.record_checkpoints(model, [good], q, out)
+    old = out.read_bytes()
+    with pytest.raises(Exception):
+        bridge.record_checkpoints(model, [good, bad], q, out, overwrite=True)
+    assert out.read_bytes() == old  # the failed rebuild did not destroy the old run
+    with pytest.raises(Exception):
+        bridge.record_checkpoints(model, [good, bad], q, tmp_path / "new.h5")
+    assert sorted(os.listdir(tmp_path)) == ["ckpt_0.pt", "ckpt_1.pt", "run.h5"]
