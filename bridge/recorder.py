@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import rankcore
-from rankcore._validate import as_int, check_positive_int, describe
+from rankcore._validate import as_array, as_int, check_positive_int, describe
 from rankcore.snapshots import SnapshotWriter, check_metadata, check_real
 
 from .capture import capture, default_layer, is_rank_zero, resolve_layers, unwrap_model
@@ -361,11 +361,18 @@ class SnapshotRecorder:
         wall = time.time() - self._start
         spectra, ranks = {}, {}
         for key, M in grams.items():
-            if not np.all(np.isfinite(M)):  # the one check of this matrix
-                bad = tuple(int(i) for i in np.argwhere(~np.isfinite(M))[0])
-                raise ValueError(f"grams[{key!r}] must be finite, but entry {bad} is "
-                                 f"{M[bad]!r}: the layer's features are not finite")
-            spectra[key] = rankcore.spectrum(M, check_finite=False)
+            # M is symmetric by construction (bridge.capture); the writer's
+            # validation is its one check.  A NaN or inf in M makes eigvalsh
+            # fail or return non-finite values: only then is M checked here,
+            # to say which entry is bad.
+            try:
+                lam = rankcore.spectrum(M, check_finite=False)
+            except np.linalg.LinAlgError:
+                lam = None
+            if lam is None or not np.all(np.isfinite(lam)):
+                as_array(M, f"grams[{key!r}]", ndim=2)  # raises, naming the entry
+                raise ValueError(f"grams[{key!r}] has no finite spectrum")
+            spectra[key] = lam
             if want_ranks:  # only for loggers and callers of append()
                 ranks[key] = np.atleast_1d(rankcore.eps_rank(
                     spectra[key], list(self.eps), relative=self.relative))

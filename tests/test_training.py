@@ -103,6 +103,12 @@ def test_log_only_recorder_writes_no_file(tmp_path):
     assert rec.record(0) and not rec.record(1) and rec.record(2)
     rec.close()
     assert rec.count == 2 and len(seen) == 4 and os.listdir(tmp_path) == []
+    with torch.no_grad():
+        model.hidden[0].weight.fill_(float("nan"))
+    bad = bridge.SnapshotRecorder(None, model, _quad(), loggers=[lambda *a: seen.append(a)])
+    with pytest.raises(ValueError, match=r"grams\['features'\] must be finite, but entry"):
+        bad.record(0)
+    assert len(seen) == 4  # nothing mirrored for the failed snapshot
     with pytest.raises(TypeError, match=r"loggers\[0\] must be a torch.utils.tensorboard"):
         bridge.SnapshotRecorder(None, model, _quad(), loggers=[42])
     with pytest.raises(ValueError, match="eps must be finite and > 0"):
