@@ -159,13 +159,17 @@ def test_report_python_api_and_errors(runs, tmp_path):
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
-def test_report_without_matplotlib_says_what_to_install(runs, tmp_path):
-    code = ("import sys; sys.modules['matplotlib'] = None; from rankcore.cli import main; "
-            f"sys.exit(main(['report', {str(runs[0])!r}, '-o', {str(tmp_path / 'x.html')!r}]))")
+@pytest.mark.parametrize("command, missing", [("report", "matplotlib"),
+                                              ("plot", "matplotlib"), ("plot", "tqdm")])
+def test_figures_without_plot_extra_say_what_to_install(runs, tmp_path, command, missing):
+    code = (f"import sys; sys.modules[{missing!r}] = None; from rankcore.cli import main; "
+            f"sys.exit(main([{command!r}, {str(runs[0])!r}, '-o', "
+            f"{str(tmp_path / 'x.out')!r}]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert out.returncode == 2
     assert "pip install rankcore[plot]" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.out").exists()
 
 
 def test_version(capsys):
