@@ -16,7 +16,8 @@ one using ``abs``) that block uses central differences from then on.
 
 Step control: the full Gauss-Newton step is tried first and halved (up to 12
 times) until the sum of squared scaled residuals does not grow; when no
-step length helps, a damping ``lambda ||c_new - c||^2`` (Levenberg-Marquardt)
+step length helps, a damping ``lambda ||u_new - u||^2`` over the values at the
+equation points (Levenberg-Marquardt in function space, rows of unit scale)
 is added and raised tenfold per failure, and lowered again after successes.
 
 Convergence: an accepted step changes the solution values at the equation
