@@ -264,9 +264,14 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
         phi0 = merit(coef, scales)
         history.append(float(np.sqrt(phi0)))
         if lam > 0:
-            k = np.arange(nb * m * J)
-            systems.append((k, k // (m * J), np.sqrt(lam) * np.eye(m * J)[k % (m * J)],
-                            np.sqrt(lam) * coef.ravel()))
+            # damping in function space: sqrt(lam) (u_new - u) = 0 at the
+            # equation points, every row of unit scale like the others
+            nX = allX.shape[0]
+            for ci, (r, bl, v) in enumerate(value_feats):
+                norms = _ls.row_norms(r, v, nX)
+                sc = np.sqrt(lam) / np.where(norms > 0, norms, 1.0)
+                systems.append((r, bl, v * sc[r][:, None],
+                                sc * u_old[ci * nX:(ci + 1) * nX]))
         rows, bl, v, rhs, n_rows = _as.stack(systems)
         t1 = time.perf_counter()
         new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver)
