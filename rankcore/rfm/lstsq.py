@@ -44,7 +44,7 @@ __all__ = ["UnderdeterminedBlock", "SOLVERS", "row_norms", "matvec", "to_csr",
            "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
            "solve_system", "hager_inverse_norm"]
 
-SOLVERS = ("auto", "banded", "dense", "lsmr")
+SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 
 
 class UnderdeterminedBlock(Exception):
@@ -240,7 +240,7 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
 
 # ------------------------------------------------------------- dispatch ---
 
-def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
+def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coords=None):
     """Solve the pair-stored least-squares system with the named solver.
 
     Parameters
@@ -251,7 +251,10 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
         The ``J`` values of each pair.
     rhs : ndarray, shape (n_rows,)
     n_rows, n_blocks : int
-    solver : {"auto", "banded", "dense", "lsmr"}
+    solver : {"auto", "banded", "dense", "lsmr", "multifrontal"}
+    coords : ndarray of int, shape (n_blocks, d), optional
+        Grid coordinates of the blocks; needed by ``"multifrontal"``
+        (:mod:`rankcore.rfm.multifrontal`).
 
     Returns
     -------
@@ -289,6 +292,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto"):
         x, cond = solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks)
     elif used == "lsmr":
         x, cond = solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks)
+    elif used == "multifrontal":
+        from .multifrontal import solve_multifrontal
+        if coords is None:
+            raise ValueError("solver='multifrontal' needs the grid coordinates "
+                             "of the blocks (coords)")
+        x, cond = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords)
     return x, float(cond), used
 
 

@@ -274,7 +274,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
                                 sc * u_old[ci * nX:(ci + 1) * nX]))
         rows, bl, v, rhs, n_rows = _as.stack(systems)
         t1 = time.perf_counter()
-        new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver)
+        new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver,
+                                           coords=basis.cell_index)
         t_solve += time.perf_counter() - t1
         if not np.all(np.isfinite(new)):
             lam = max(10.0 * lam, 1e-6)
