@@ -329,3 +329,19 @@ def test_record_checkpoints_progress_bar(tmp_path, capsys):
     assert not (tmp_path / "d.h5").exists()
     with rankcore.open_run(tmp_path / "b.h5") as run:
         assert run.steps.tolist() == [0, 5, 10] and run.layers == ["features"]
+
+
+def test_callback_under_real_ddp_two_processes(tmp_path):
+    """strategy='ddp' on CPU (gloo), 2 processes: rank 0 records, rank 1 neither
+    records nor waits (training finishes on both with the same step count)."""
+    pytest.importorskip("lightning")
+    out = subprocess.run([sys.executable, os.path.join(HERE, "_ddp_fit.py"), str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=500,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "rank0.txt").read_text().strip() == "recorder=True steps=6"
+    assert (tmp_path / "rank1.txt").read_text().strip() == "recorder=False steps=6"
+    with rankcore.open_run(tmp_path / "run.h5") as run:
+        assert run.steps.tolist() == [0, 2, 4, 6]
+        assert np.all(np.isfinite(run.loss[:-1]))
+    assert [p for p in os.listdir(tmp_path) if p.endswith(".h5")] == ["run.h5"]
