@@ -111,6 +111,25 @@ def on_dask(N, chunk, workers):
     return t, M, peaks
 
 
+def cpu_per_block(chunk, repeats=3):
+    """CPU seconds of one block (points, features, partial Gram) in this process.
+
+    CPU time, unlike wall time, hardly depends on what else runs on the
+    machine, so it is the basis of the cluster estimate in docs/cluster.md.
+    """
+    import rankcore
+    from rankcore.distributed import monte_carlo
+    layer = TanhLayer()
+    best = np.inf
+    for b in range(repeats):
+        t0 = time.process_time()
+        p, w = monte_carlo(BOX, chunk, seed=SEED + b, chunks=chunk)
+        x, w = p.compute(scheduler="sync"), w.compute(scheduler="sync")
+        rankcore.gram(layer(x), w)
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def rel_diff(a, b):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
@@ -128,6 +147,8 @@ def main(argv=None):
     print(f"# n = {N_FEATURES} tanh features on a {D}-D box, Monte Carlo points generated "
           f"per block of {args.chunk} on the workers; {os.cpu_count()} CPUs; "
           f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']} per process")
+    print(f"# CPU time of one block in-process (best of 3): {cpu_per_block(args.chunk):.3f} s "
+          f"(load {load()})")
     hdr = (f"{'N':>8} {'case':>10} {'time s':>9} {'speed-up':>8} {'peak MB/proc':>14} "
            f"{'s/block':>8} {'rel diff':>9}  load avg (1/5/15 min)")
     print(hdr)

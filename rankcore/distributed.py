@@ -47,8 +47,9 @@ __all__ = [
 #: points ``[b * BLOCK_POINTS, (b + 1) * BLOCK_POINTS)`` and is drawn from the
 #: seed sequence keyed by ``b``, so the points do not depend on the chunking.
 BLOCK_POINTS = 1 << 16
-#: Default rows per chunk of the generated point arrays (16 generation blocks).
-DEFAULT_CHUNK_POINTS = 1 << 20
+#: Default rows per chunk of the generated point arrays (one generation
+#: block): the features of a chunk then take 128 MiB for n = 256.
+DEFAULT_CHUNK_POINTS = BLOCK_POINTS
 #: Partial results combined per task of the reduction tree.
 SPLIT_EVERY = 8
 

@@ -226,7 +226,8 @@ def test_features_from_points_bad_input(dask_client):
     with pytest.raises(ValueError, match="dtype"):
         rd.features_from_points(p, np.tanh, 1, dtype=np.int64)
     wrong = rd.features_from_points(p, lambda x: np.tanh(x), 3)   # returns 1 column
-    with pytest.raises(ValueError, match=r"fn must return .* = \(50, 3\) for the block of rows (0:50|50:100), got .*\(50, 1\)"):
+    msg = r"fn must return .* = \(50, 3\) for the block of rows (0:50|50:100), got .*\(50, 1\)"
+    with pytest.raises(ValueError, match=msg):
         wrong.compute()
 
 
@@ -270,7 +271,8 @@ def test_bad_values_found_on_workers_name_the_block(dask_client):
     phi[250, 1] = np.nan
     x, wd = da.from_array(phi, chunks=(100, 3)), da.from_array(w, chunks=100)
     for func in (rankcore.gram, rankcore.spectrum_from_features):
-        with pytest.raises(ValueError, match=r"rows 200:300.*from row 200.*must be finite.*\(50, 1\)"):
+        with pytest.raises(ValueError,
+                           match=r"rows 200:300.*from row 200.*must be finite.*\(50, 1\)"):
             func(x, wd)
     w2 = w.copy()
     w2[10] = -1.0
