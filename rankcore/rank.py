@@ -138,9 +138,11 @@ def spectrum_from_features(features, weights) -> np.ndarray:
     Parameters
     ----------
     features : array_like, shape (N, n)
-        Function values at the quadrature points.
+        Function values at the quadrature points.  A ``dask.array`` chunked
+        along the rows is reduced on the Dask workers by tall-skinny QR
+        (``rankcore.distributed.spectrum_from_features``).
     weights : array_like, shape (N,)
-        Positive quadrature weights.
+        Positive quadrature weights (for dask features: the same row chunks).
 
     Returns
     -------
