@@ -133,14 +133,28 @@ def fuzz_table(trees, timeout, quick):
 
 # --- concurrency ---------------------------------------------------------------
 
+_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import rankcore
+    from rankcore.snapshots import SnapshotWriter
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
+    w = SnapshotWriter(sys.argv[1], q, {"h": 64})
+    print("started", flush=True)
+    lam = np.linspace(1.0, 0.0, 64)
+    t = 0
+    while True:
+        w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag(lam)})
+        t += 1
+""")
+
 _LIVE = textwrap.dedent("""
     import json, os, subprocess, sys, time
     import numpy as np
     import rankcore
-    tree, path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    w = subprocess.Popen([sys.executable, os.path.join(tree, "tests", "_killed_writer.py"),
-                          path, "--plain"], stdout=subprocess.PIPE, text=True,
-                         env=dict(os.environ, PYTHONPATH=tree))
+    tree, path, seconds, writer = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    w = subprocess.Popen([sys.executable, "-c", writer, path], stdout=subprocess.PIPE,
+                         text=True, env=dict(os.environ, PYTHONPATH=tree))
     w.stdout.readline()
     opens, errors, bad, kinds = 0, 0, 0, {}
     end = time.monotonic() + seconds
@@ -148,7 +162,8 @@ _LIVE = textwrap.dedent("""
         try:
             with rankcore.open_run(path) as run:
                 T = len(run)
-                if not np.array_equal(run.steps, np.arange(T)):
+                if not (np.array_equal(run.steps, np.arange(T))
+                        and run.spectra().shape == (T, 64)):
                     bad += 1
         except Exception as exc:
             errors += 1
@@ -252,8 +267,9 @@ def _child(tree, code, *args, timeout=600):
 
 
 def concurrency_table(trees, seconds, rounds):
-    print(f"Concurrency: opens of a file being written ({seconds:g} s of opens while "
-          f"tests/_killed_writer.py --plain appends), {rounds} rounds of 4 racing "
+    print(f"Concurrency: opens (open_run, steps, spectra) of a file being written "
+          f"({seconds:g} s of opens while a SnapshotWriter of the same code appends "
+          f"64-feature snapshots as fast as it can), {rounds} rounds of 4 racing "
           f"SnapshotWriter(path) with overwrite=False, and a replacing writer that "
           f"fails before its first snapshot")
     print()
@@ -263,7 +279,7 @@ def concurrency_table(trees, seconds, rounds):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for label, tree in trees.items():
         d = tempfile.mkdtemp(prefix="rankcore-live-")
-        live = _child(tree, _LIVE, tree, os.path.join(d, "live.h5"), seconds)
+        live = _child(tree, _LIVE, tree, os.path.join(d, "live.h5"), seconds, _WRITER)
         race = _child(tree, _RACE, rounds, 4)
         print(f"| {label} | {live['opens']} | {live['errors']} | "
               f"{live['kinds'].get('truncated', 0)} | {live['bad']} | "

@@ -189,10 +189,28 @@ def test_random_byte_runs(worker, files, base, start, length, seed):
 
 # --- concurrency ------------------------------------------------------------
 
+# Appends as fast as it can; 64 features, so that a new spectrum chunk is
+# allocated every 128 snapshots (where the old reader saw false truncations).
+_FAST_WRITER = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+import rankcore
+from rankcore.snapshots import SnapshotWriter
+q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
+w = SnapshotWriter(sys.argv[1], q, {"h": 64})
+print("started", flush=True)
+lam = np.linspace(1.0, 0.0, 64)
+t = 0
+while True:
+    w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag(lam)})
+    t += 1
+"""
+
+
 def _spawn_writer(path):
-    return subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "_killed_writer.py"), str(path), "--plain"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    return subprocess.Popen([sys.executable, "-c", _FAST_WRITER, str(path), ROOT],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def test_reads_while_writing_never_false_truncation(tmp_path):
@@ -200,14 +218,14 @@ def test_reads_while_writing_never_false_truncation(tmp_path):
     proc = _spawn_writer(path)
     opens, errors, seen = 0, [], 0
     try:
-        assert proc.stdout.readline().startswith("flushed")
+        assert proc.stdout.readline().startswith("started")
         deadline = time.monotonic() + (20.0 if THOROUGH else 6.0)
         while time.monotonic() < deadline or opens < 100:
             try:
                 with rankcore.open_run(path) as run:
                     T = len(run)
                     np.testing.assert_array_equal(run.steps, np.arange(T))
-                    assert run.spectra().shape == (T, 4) and not run.finished
+                    assert run.spectra().shape == (T, 64) and not run.finished
                     seen = max(seen, T)
             except SnapshotFileError as exc:
                 errors.append(str(exc))
