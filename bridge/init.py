@@ -19,7 +19,7 @@ from rankcore import activations as _act
 from rankcore import sfli as _rinit
 from rankcore._validate import check_box, describe
 
-from .nets import activation_name
+from .nets import MLP, activation_name
 
 __all__ = ["sfli_"]
 
@@ -69,8 +69,57 @@ def _seed_from(generator):
     return int(torch.randint(0, 2 ** 62, (1,), generator=generator).item())
 
 
+def _later_chain(model, parent, index):
+    """Hidden ``nn.Linear`` layers after the SFLI layer, and the output layer.
+
+    Returns ``(chain, out)``: ``chain`` lists ``(position, layer)`` of the
+    hidden Linear layers after the SFLI layer in its ``nn.Sequential``,
+    ``out`` is the output ``nn.Linear`` or None.  Only a plain chain
+    qualifies: the SFLI layer opens an ``nn.Sequential`` (so its prefixes map
+    domain points to each layer's input), and the walk stops at the first
+    module that is neither ``nn.Linear`` nor a recognised activation
+    (normalisation, dropout, ... would change what a layer sees).  A Linear
+    counts as hidden when an activation follows it; the output layer is the
+    Linear that ends the ``nn.Sequential``, or ``model.out`` of a
+    ``bridge.MLP`` (whose ``hidden`` holds the chain).
+    """
+    if parent is None or index != 0:
+        return [], None
+    children = list(parent.children())
+    chain, out = [], None
+    for i in range(1, len(children)):
+        child = children[i]
+        if isinstance(child, nn.Linear):
+            if i + 1 < len(children) and activation_name(children[i + 1]) is not None:
+                chain.append((i, child))
+            elif i + 1 == len(children):
+                out = child
+        elif activation_name(child) is None:
+            break
+    else:
+        if isinstance(model, MLP) and parent is model.hidden:
+            out = model.out
+    return chain, out
+
+
+def _standardize_chain(parent, chain, box):
+    """Apply ``rankcore.sfli.standardize_layer`` to each layer of the chain, in order."""
+    q = _rinit.default_quadrature(box)
+    first = next(parent.parameters())
+    x = torch.tensor(np.array(q.points), dtype=first.dtype, device=first.device)
+    for i, layer in chain:
+        with torch.no_grad():
+            h = parent[:i](x).detach().to("cpu", torch.float64).numpy()
+        W, b = _rinit.standardize_layer(layer.weight.detach().to("cpu", torch.float64).numpy(),
+                                        layer.bias.detach().to("cpu", torch.float64).numpy(),
+                                        h, q.weights)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(W))
+            layer.bias.copy_(torch.from_numpy(b))
+
+
 def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
-          generator=None):
+          generator=None, later="standardize"):
     """Structured first-layer initialisation, in place (like ``torch.nn.init``).
 
     Parameters
@@ -98,6 +147,23 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
         modified MLP's U and V then keep the default UDI ``gamma``.
     generator : torch.Generator, optional
         Source of randomness for UDI (torch's global RNG when omitted).
+    later : {"standardize", None}, default "standardize"
+        What happens to the hidden layers after the SFLI layer.
+        "standardize": when the SFLI layer opens an ``nn.Sequential`` of
+        Linear and activation modules (``nn.Sequential`` MLPs,
+        ``bridge.MLP``), each later hidden ``nn.Linear`` (one followed by an
+        activation; the output layer is left alone) is rewritten, in order,
+        so that its inputs are centred and of unit variance on the domain
+        (``rankcore.sfli.standardize_layer`` on the default quadrature), and
+        the output layer (the ``nn.Linear`` that ends the chain, or
+        ``bridge.MLP.out``) starts at zero.  SFLI's first-layer features have
+        another mean and scale than Xavier's (GELU's reach ~100 on [-1, 1]):
+        without the first step the later layers saturate or blow the output
+        up; and since the last hidden layer is then rich, random output
+        weights would start from a rough random function that training must
+        first undo (docs/sfli.md has the measurements).  Other architectures
+        (modified MLP, PirateNet, a bare ``nn.Linear``) are unaffected.
+        None: only the SFLI layer changes.
 
     Returns
     -------
@@ -173,16 +239,21 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
             raise ValueError(f"SFLI needs a bias, but layer {name!r} has bias=False")
     if scheme not in ("auto", "grid", "udi"):
         raise ValueError(f"scheme must be 'auto', 'grid' or 'udi', got {scheme!r}")
+    if later not in ("standardize", None):
+        raise ValueError(f"later must be 'standardize' or None, got {later!r}")
+    chain, out = [], None
+    if later == "standardize" and not isinstance(model, nn.Linear) and len(targets) == 1:
+        chain, out = _later_chain(model, parent, index)
 
     params = []
     for i, (name, layer) in enumerate(targets):
         # Later targets (the modified MLP's encoders U and V) get distinct
         # random UDI placements under "auto": one shared deterministic grid
         # would make U == V, and then the gates receive no gradient at all.
-        later = i > 0 and scheme == "auto"
+        extra = i > 0 and scheme == "auto"
         W, b = _rinit.sfli_init(layer.out_features, box, act,
-                                scheme="udi" if later else scheme,
-                                shape=None if later else shape,
+                                scheme="udi" if extra else scheme,
+                                shape=None if extra else shape,
                                 random_state=_seed_from(generator))
         Wt = torch.from_numpy(np.ascontiguousarray(W)).to(layer.weight)
         bt = torch.from_numpy(np.ascontiguousarray(b)).to(layer.bias)
@@ -194,8 +265,25 @@ def sfli_(model_or_layer, domain, activation=None, scheme="auto", shape=None,
                     f"{t.dtype} ({pname} max |value| = {float(np.max(np.abs(a))):.3g}); "
                     f"use a smaller shape (got {shape!r}) or rescale the domain")
         params.append((layer, Wt, bt))
-    with torch.no_grad():
-        for layer, W, b in params:
-            layer.weight.copy_(W)
-            layer.bias.copy_(b)
+    touched = ([layer for layer, _, _ in params] + [layer for _, layer in chain]
+               + ([out] if out is not None else []))
+    saved = [(layer.weight.detach().clone(), layer.bias.detach().clone()) for layer in touched]
+    try:
+        with torch.no_grad():
+            for layer, W, b in params:
+                layer.weight.copy_(W)
+                layer.bias.copy_(b)
+        if chain:
+            _standardize_chain(parent, chain, box)
+        if out is not None:
+            with torch.no_grad():
+                out.weight.zero_()
+                if out.bias is not None:
+                    out.bias.zero_()
+    except Exception:
+        with torch.no_grad():  # leave nothing half-written
+            for layer, (W, b) in zip(touched, saved):
+                layer.weight.copy_(W)
+                layer.bias.copy_(b)
+        raise
     return model

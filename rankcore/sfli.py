@@ -93,7 +93,7 @@ import numpy as np
 
 from . import activations as _act
 from . import quadrature as _quad
-from ._validate import (as_array, check_box, check_positive_int,
+from ._validate import (as_array, check_box, check_positive_int, check_weights,
                         check_positive_scalar, describe, first_nonfinite)
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
     "udi_init",
     "sfli_init",
     "first_layer_features",
+    "standardize_layer",
 ]
 
 #: Activations with an SFLI scheme: every entry of ``rankcore.activations``.
@@ -499,3 +500,73 @@ def first_layer_features(W, b, activation, points):
             f"first_layer_features overflows float64: feature {j} at point {k} "
             f"({x[k].tolist()}) is {float(out[k, j])!r}; W, b or points are too large")
     return out
+
+
+def standardize_layer(W, b, inputs, weights, floor=1e-2):
+    """Rescale a later layer so that its inputs are centred and of unit variance.
+
+    SFLI sets the first layer only.  Its features have a mean and a scale on
+    the domain that differ from Xavier's (ramp neurons reach values of order
+    ``s n``; sigmoid's are all positive), so the next layer's pre-activations
+    would be far from the range its Xavier weights were drawn for.  This
+    returns the parameters of a linear layer ``z = W h + b`` rewritten so that
+    it acts on the standardized inputs ``(h_j - mu_j)/sigma_j``, where
+    ``mu_j`` and ``sigma_j`` are the mean and standard deviation of input
+    ``j`` over the domain (quadrature ``weights``): ``W' = W / sigma`` (per
+    column), ``b' = b - W' mu``.  ``bridge.sfli_`` applies it to each hidden
+    layer after the first, in order.
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n)
+        Weight of the layer (``m`` outputs, ``n`` inputs).
+    b : array_like, shape (m,)
+    inputs : array_like, shape (N, n)
+        The layer's inputs at the ``N`` quadrature nodes.
+    weights : array_like, shape (N,)
+        Positive quadrature weights.
+    floor : float, default 1e-2
+        ``sigma_j`` is raised to at least ``floor`` times the root mean square
+        of all ``sigma``: a (nearly) constant input is centred but not blown
+        up.  If every input is constant only the centring is applied.
+
+    Returns
+    -------
+    W : ndarray (m, n), b : ndarray (m,)
+        float64.  On the nodes, ``inputs @ W'.T + b'`` has mean
+        ``b`` and, for unit-norm rows of ``W`` and uncorrelated inputs,
+        variance about 1.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, non-finite values or non-positive weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.sfli import standardize_layer
+    >>> x = np.linspace(0, 1, 5)
+    >>> H = np.stack([10 + 4 * x, 3 * x ** 2], axis=1)   # inputs at 5 nodes
+    >>> W2, b2 = standardize_layer(np.eye(2), np.zeros(2), H, np.full(5, 0.2))
+    >>> Z = H @ W2.T + b2
+    >>> bool(np.allclose(Z.mean(axis=0), 0)), np.round(Z.std(axis=0), 12).tolist()
+    (True, [1.0, 1.0])
+    """
+    W = as_array(W, "W", ndim=2)
+    b = as_array(b, "b", ndim=1)
+    H = as_array(inputs, "inputs", ndim=2)
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {describe(b)}")
+    if H.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"inputs must have {W.shape[1]} columns (the layer's input width), got {describe(H)}")
+    w = check_weights(weights, "weights", H.shape[0])
+    floor = check_positive_scalar(floor, "floor", allow_zero=True)
+    w = w / w.sum()
+    mu = w @ H
+    sigma = np.sqrt(w @ (H - mu) ** 2)
+    rms = float(np.sqrt(np.mean(sigma ** 2)))
+    if rms > 0.0:
+        W = W / np.maximum(sigma, floor * rms)[None, :]
+    return _check_finite_params(W, b - W @ mu, "standardize_layer")

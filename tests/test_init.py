@@ -226,7 +226,9 @@ def test_activation_functions_match_definitions():
     np.testing.assert_allclose(f("silu")(z), z / (1 + np.exp(-z)))
     np.testing.assert_allclose(f("elu")(z), np.where(z > 0, z, np.exp(z) - 1))
     np.testing.assert_allclose(f("gelu")(np.array([0.0, 1.0])), [0.0, 0.8413447460685429])
-    assert f("Swish") is not None and f("SINE")(0.0) == 0.0
+    # aliases resolve to the same function as the canonical name
+    np.testing.assert_array_equal(f("Swish")(z), f("silu")(z))
+    np.testing.assert_array_equal(f("SINE")(z), np.sin(z))
 
 
 @pytest.mark.parametrize("box,n", [((-1.0, 1.0), 256), ([(-1, 1), (0, 2)], 4096),
@@ -310,3 +312,51 @@ def test_first_layer_features_overflow_is_an_error():
     W2, b2 = np.array([[1e300], [1.0]]), np.array([-1e300, 0.0])
     with pytest.raises(ValueError, match="overflows float64"):
         sfli.first_layer_features(W2, b2, "sin", np.array([[1e10]]))
+
+
+def test_standardize_layer_centres_and_scales():
+    rng = np.random.default_rng(0)
+    q = sfli.default_quadrature((-1.0, 2.0))
+    W0, b0 = sfli.grid_init(30, (-1.0, 2.0), "gelu")
+    H = sfli.first_layer_features(W0, b0, "gelu", q.points)
+    W, b = rng.standard_normal((20, 30)), rng.standard_normal(20)
+    W1, b1 = sfli.standardize_layer(W, b, H, q.weights)
+    w = q.weights / q.weights.sum()
+    Z = H @ W1.T + b1
+    # the layer's mean pre-activation over the domain is its old bias ...
+    np.testing.assert_allclose(w @ Z, b, atol=1e-9 * np.abs(W1).max())
+    # ... and it acts on the standardized inputs (identity layer: unit variance)
+    Wi, bi = sfli.standardize_layer(np.eye(30), np.zeros(30), H, q.weights)
+    Zi = H @ Wi.T + bi
+    np.testing.assert_allclose(w @ Zi, 0.0, atol=1e-9)
+    np.testing.assert_allclose(w @ Zi ** 2, 1.0, rtol=1e-9)
+    # the rewritten layer is W times the standardization: same function space
+    np.testing.assert_allclose(W1, W @ Wi, rtol=1e-12)
+
+
+def test_standardize_layer_floor_and_constant_inputs():
+    x = np.linspace(0.0, 1.0, 11)
+    w = np.full(11, 0.1)
+    H = np.stack([x, np.full(11, 5.0), 1e-9 * x], axis=1)
+    W1, b1 = sfli.standardize_layer(np.eye(3), np.zeros(3), H, w, floor=1e-2)
+    sig = np.std(x)
+    lo = 1e-2 * np.sqrt((sig ** 2 + (1e-9 * sig) ** 2) / 3)  # floor x rms of the sigmas
+    # a constant input is centred, not blown up; a tiny one is floored
+    np.testing.assert_allclose(np.diag(W1), [1 / sig, 1 / lo, 1 / lo], rtol=1e-9)
+    np.testing.assert_allclose(b1, [-0.5 / sig, -5 / lo, -0.5e-9 / lo], rtol=1e-9)
+    # all inputs constant: centring only
+    W2, b2 = sfli.standardize_layer(np.eye(2), np.ones(2), np.full((4, 2), 3.0), np.ones(4))
+    np.testing.assert_array_equal(W2, np.eye(2))
+    np.testing.assert_allclose(b2, [-2.0, -2.0])
+
+
+@pytest.mark.parametrize("args,match", [
+    ((np.ones((2, 3)), np.ones(3), np.ones((4, 3)), np.ones(4)), "b must have shape"),
+    ((np.ones((2, 3)), np.ones(2), np.ones((4, 2)), np.ones(4)), "inputs must have 3 columns"),
+    ((np.ones((2, 3)), np.ones(2), np.ones((4, 3)), np.ones(5)), "weights must have one entry"),
+    ((np.ones((2, 3)), np.ones(2), np.ones((4, 3)), -np.ones(4)), "weights must be > 0"),
+    ((np.ones((2, 3)), np.ones(2), np.full((4, 3), np.nan), np.ones(4)), "inputs"),
+])
+def test_standardize_layer_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        sfli.standardize_layer(*args)

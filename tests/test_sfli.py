@@ -147,7 +147,7 @@ def test_initial_eps_rank_last_hidden_sfli_vs_default():
             sfli_(net, (-1, 1))
         with torch.no_grad():
             F = net.hidden(x).numpy()
-        ranks[init] = rankcore.eps_rank(rankcore.gram(F, q.weights), 1e-4)
+        ranks[init] = rankcore.eps_rank(rankcore.gram(F, q.weights), 1e-4, kind="gram")
     assert ranks["default"] <= 3 and ranks["sfli"] >= 20
 
 
@@ -220,3 +220,83 @@ def test_same_generator_seed_bit_identical():
     for a, b in zip(draw(5), draw(5)):
         assert torch.equal(a, b)
     assert not torch.equal(draw(5)[0], draw(6)[0])
+
+
+def _gelu_chain(seed=0, d=1):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d, 50), nn.GELU(), nn.Linear(50, 40), nn.GELU(),
+                         nn.Linear(40, 30), nn.GELU(), nn.Linear(30, 1))
+
+
+def test_later_layers_standardized_and_output_zeroed():
+    import copy
+    net = _gelu_chain()
+    ref = copy.deepcopy(net)
+    box = (-1.0, 2.0)
+    sfli_(net, box)
+    q = rankcore.sfli.default_quadrature(box)
+    w = torch.tensor(q.weights / q.weights.sum())
+    x = torch.tensor(q.points, dtype=torch.float32)
+    with torch.no_grad():
+        for i in (2, 4):
+            H = net[:i](x).double()
+            mu = w @ H
+            sig = torch.sqrt(w @ (H - mu) ** 2)
+            # each later hidden layer = its Xavier weights acting on standardized inputs
+            torch.testing.assert_close(net[i].weight.double() * sig, ref[i].weight.double(),
+                                       rtol=1e-4, atol=1e-6)
+            # so its mean pre-activation over the domain is its old bias
+            z = net[i](H.float()).double()
+            torch.testing.assert_close(w @ z, ref[i].bias.double(), rtol=0, atol=1e-4)
+        assert float(net[6].weight.abs().max()) == 0.0 and float(net[6].bias.abs().max()) == 0.0
+    # without the rewrite the GELU ramps (heights ~ s (n-1)) blow the output up
+    plain = _gelu_chain()
+    sfli_(plain, box, later=None)
+    for i in (2, 4, 6):
+        assert torch.equal(plain[i].weight, ref[i].weight)
+    with torch.no_grad():
+        assert float(plain(x).abs().max()) > 5 * float(ref(x).abs().max())
+
+
+def test_later_standardize_keeps_last_hidden_rank_tanh_2d():
+    box = [(-1.0, 1.0), (-1.0, 1.0)]
+    q = rankcore.sfli.default_quadrature(box)
+    x = torch.tensor(q.points, dtype=torch.float32)
+    ranks = {}
+    for later in ("standardize", None, "xavier"):
+        torch.manual_seed(0)
+        net = MLP(2, 1, 50, 3, "tanh")
+        if later != "xavier":
+            sfli_(net, box, later=later, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            F = net.hidden(x).numpy()
+        ranks[later] = int(rankcore.eps_rank(rankcore.gram(F, q.weights), 1e-3, kind="gram"))
+    # measured at seed 0: 50 (standardize) vs 35 (first layer only) vs 2 (Xavier)
+    assert ranks["standardize"] >= 48 and ranks["standardize"] > ranks[None] > ranks["xavier"]
+
+
+def test_later_leaves_other_architectures_alone():
+    torch.manual_seed(0)
+    for net, untouched in ((ModifiedMLP(2, 1, 16, 3), ("gates", "out")),
+                           (PirateNet(2, 1, 16, 1), ("encoder_u", "blocks", "out")),
+                           (nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.LayerNorm(8),
+                                          nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1)), ("3", "5"))):
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        sfli_(net, [(0, 1), (0, 1)])
+        for k, v in net.state_dict().items():
+            if k.split(".")[0] in untouched:
+                assert torch.equal(v, before[k]), k
+    with pytest.raises(ValueError, match="later must be 'standardize' or None"):
+        sfli_(_gelu_chain(), (0, 1), later="yes")
+
+
+def test_mlp_later_chain_float64():
+    torch.manual_seed(1)
+    net = MLP(1, 1, 20, 3, "sigmoid").double()
+    w_before = net.hidden[4].weight.clone()
+    sfli_(net, (0.0, 1.0))
+    assert net.hidden[4].weight.dtype == torch.float64
+    assert not torch.equal(net.hidden[4].weight, w_before)
+    assert not net.out.weight.detach().any()
+    ratio = net.hidden[4].weight / w_before     # one factor per input column
+    torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio))
