@@ -69,7 +69,7 @@ def test_without_dask_helpers_say_what_to_install(monkeypatch):
 def test_gram_equals_in_memory(dask_client, dtype):
     phi, w = _features(5000, 17, dtype=dtype)
     ref = rankcore.gram(phi, w)
-    rows = (1000, 7, 2993, 1000)                      # uneven, one tiny block
+    rows = (1000, 7, 0, 2993, 1000)                   # uneven, a tiny and an empty block
     M = rankcore.gram(da.from_array(phi, chunks=(rows, 17)), da.from_array(w, chunks=(rows,)))
     assert isinstance(M, np.ndarray) and M.dtype == np.float64 and M.shape == (17, 17)
     assert _rel_err(M, ref) <= 1e-12
@@ -93,7 +93,7 @@ def test_spectrum_from_features_equals_in_memory(dask_client):
     # nearly dependent columns: eigenvalues far below 1e-16 * lambda_max
     phi = np.stack([x**k for k in range(6)] + [x + 1e-9 * x**2], axis=1)
     ref = rankcore.spectrum_from_features(phi, q.weights)
-    rows = (3, 400, 1597, 1000)                       # a block with fewer rows than n
+    rows = (3, 400, 0, 1597, 1000)                    # blocks with fewer rows than n
     lam = rankcore.spectrum_from_features(da.from_array(phi, chunks=(rows, 7)),
                                           da.from_array(q.weights, chunks=(rows,)))
     assert lam.shape == (7,) and np.all(np.diff(lam) <= 0)
