@@ -51,8 +51,9 @@ the peak minus ``ru_maxrss`` just before the model is built (after imports and
 problem setup).  Errors: relative L2 and max absolute error over all
 components on an independent uniform grid that includes the boundary.
 
-sympy (a bench-only dependency; torch requires it, so it is present wherever
-pyrfm is) derives the right-hand sides.
+sympy derives the right-hand sides (not a dependency of rankcore; it is in
+the ``test`` extra because tests/test_bench_rfm_pde.py checks these problem
+definitions, and torch requires it, so it is present wherever pyrfm is).
 """
 
 from __future__ import annotations

@@ -1,0 +1,82 @@
+"""bench/rfm_pde.py stays correct: exact problem data, and the rankcore side runs.
+
+The benchmark's right-hand sides are derived with sympy; here they are checked
+against finite differences of the exact solutions at every block's points, so a
+wrong sign or a missing term in a problem definition fails.  The rankcore side
+is run on the cheapest problems (quick sizes) through the public API, so a
+change of that API that breaks the benchmark fails here too.
+"""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("rfm_pde", ROOT / "bench" / "rfm_pde.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _derivative(u, X, alpha, h):
+    """Central differences of order <= 2 of a vectorised function."""
+    axes = [i for i, k in enumerate(alpha) for _ in range(k)]
+    if not axes:
+        return u(X)
+    e = [np.eye(X.shape[1])[i] * h for i in axes]
+    if len(axes) == 1:
+        return (u(X + e[0]) - u(X - e[0])) / (2 * h)
+    return (u(X + e[0] + e[1]) - u(X + e[0] - e[1]) - u(X - e[0] + e[1])
+            + u(X - e[0] - e[1])) / (4 * h * h)
+
+
+@pytest.mark.parametrize("name", ["helm1d", "helm2d", "advdiff", "heat", "elasticity",
+                                  "stokes", "nonlinear", "poisson3d"])
+def test_right_hand_sides_match_the_exact_solution(bench, name):
+    prob = bench.make_problem(name, quick=True)
+    h = 1e-4 * max(hi - lo for lo, hi in prob.box)
+    for i, block in enumerate(prob.block_fn(prob.box)):
+        X = block["X"][::7]
+        rhs = block["rhs"][::7]
+        if "nonlinear" in block:      # -Lap u + u^3 = f
+            u = prob.exact[0]
+            lhs = sum(-_derivative(u, X, a, h) for a in [(2, 0), (0, 2)]) + u(X) ** 3
+        else:
+            lhs = 0.0
+            for (c, alpha), coef in block["terms"].items():
+                cf = coef[::7] if np.ndim(coef) else coef
+                lhs = lhs + cf * _derivative(prob.exact[c], X, alpha, h)
+        scale = max(1.0, float(np.abs(rhs).max()))
+        assert np.abs(lhs - rhs).max() < 1e-4 * scale, (name, i)
+
+
+def test_finite_difference_check_would_catch_a_wrong_term(bench):
+    # the check above is sharp enough: dropping the -10 u term of helm1d fails it
+    prob = bench.make_problem("helm1d", quick=True)
+    block = prob.block_fn(prob.box)[0]
+    X, u = block["X"], prob.exact[0]
+    h = 8e-4
+    only_second = _derivative(u, X, (2,), h)
+    assert np.abs(only_second - block["rhs"]).max() > 1e-2 * np.abs(block["rhs"]).max()
+
+
+@pytest.mark.parametrize("name, tol", [("helm1d", 1e-8), ("heat_slabs", 1e-5),
+                                       ("nonlinear", 1e-6)])
+def test_rankcore_side_solves_quick_problems(bench, name, tol):
+    prob = bench.make_problem(name, quick=True, size={
+        "helm1d": None, "heat_slabs": ((2, 1), 100, (16, 40)),
+        "nonlinear": ((2, 2), 100, (14, 14))}[name])
+    predict, seconds, info = bench.run_problem(bench.RankcoreSide(1), prob)
+    Xt = bench.test_points(prob.box, 41)
+    U = np.stack([u(Xt) for u in prob.exact], axis=1)
+    err = np.linalg.norm(predict(Xt) - U) / np.linalg.norm(U)
+    assert err < tol, (name, err)
+    assert seconds > 0
+    if name == "nonlinear":
+        assert 1 <= info["iters"] <= 30
