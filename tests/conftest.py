@@ -28,7 +28,7 @@ def dask_client():
     """
     from distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                           memory_limit=DASK_WORKER_MEMORY, dashboard_address=None)
+                           memory_limit=DASK_WORKER_MEMORY, dashboard_address=":0")
     client = Client(cluster)
     try:
         yield client
