@@ -357,6 +357,7 @@ def main(argv=None):
           f"end-to-end (min) (goal <= 5%): {'met' if over <= 5 else 'NOT met'}; rank for 20 eps {t_in:.3f} s in-process, "
           f"{t_sub:.3f} s as a subprocess (goal < 1 s): "
           f"{'met' if max(t_in, t_sub) < 1 else 'NOT met'}")
+    print(f"# loadavg at the end {tuple(round(v, 2) for v in os.getloadavg())}")
     if over_cb is not None:
         print(f"Lightning callback every 100 steps: {over_cb:.2f}% in-run (goal <= 2%): "
               f"{'met' if over_cb <= 2 else 'NOT met'}")
