@@ -35,18 +35,39 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import _hostile as H  # noqa: E402
 
 
-def _families(d, quick):
+_SMALL_RUN = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import rankcore
+    from rankcore.snapshots import SnapshotWriter
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 8)
+    with SnapshotWriter(sys.argv[1], q, {"h": 3}, scalars=["lr"]) as w:
+        for t in range(4):
+            w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag([1.0, 0.1, 10.0 ** -t])},
+                     scalars={"lr": 0.1})
+""")
+
+
+def _families(d, quick, ref):
     """{family: [(path, expected or None)]}."""
     fam = collections.defaultdict(list)
     for family, _, path, expected in H.hostile_cases(d):
         fam[family].append((path, expected))
+    rng = random.Random(0)
+    # a run file written by the reference code's SnapshotWriter (readable by both)
+    small = os.path.join(d, "writer-run.h5")
+    _child(ref, _SMALL_RUN, small)
+    size = os.path.getsize(small)
+    offs = sorted({8, 16, 40, 47, 100, 1000} | {rng.randrange(48, size)
+                                                for _ in range(8 if quick else 20)})
+    fam["truncated (SnapshotWriter run file)"] = [
+        (p, "error") for _, p in H.truncations(small, offs, d)]
     v3 = H.write_run(os.path.join(d, "base-v3.h5"))
     v0 = H.write_run(os.path.join(d, "base-v0.h5"), libver="earliest")
     ub = H.write_run(os.path.join(d, "base-ub.h5"), userblock=1024)
-    rng = random.Random(0)
     size = os.path.getsize(v3)
     offs = sorted({0, 8, 16, 40, 47} | {rng.randrange(48, size) for _ in range(12 if quick else 40)})
-    fam["truncated (v3 run file)"] = [(p, "error") for _, p in H.truncations(v3, offs, d)]
+    fam["truncated (h5py-written v3 run file)"] = [(p, "error") for _, p in H.truncations(v3, offs, d)]
     size = os.path.getsize(ub)
     offs = sorted({16, 40, 600, 1030} | {rng.randrange(1100, size) for _ in range(4 if quick else 12)})
     fam["truncated (with user block)"] = [(p, "error") for _, p in H.truncations(ub, offs, d)]
@@ -90,7 +111,7 @@ def _is_wrong(r, expected):
 
 def fuzz_table(trees, timeout, quick):
     d = tempfile.mkdtemp(prefix="rankcore-fuzz-")
-    fam = _families(d, quick)
+    fam = _families(d, quick, next(iter(trees.values())))
     rows = collections.OrderedDict()
     files = {}
     for label, tree in trees.items():
@@ -133,28 +154,13 @@ def fuzz_table(trees, timeout, quick):
 
 # --- concurrency ---------------------------------------------------------------
 
-_WRITER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import rankcore
-    from rankcore.snapshots import SnapshotWriter
-    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
-    w = SnapshotWriter(sys.argv[1], q, {"h": 64})
-    print("started", flush=True)
-    lam = np.linspace(1.0, 0.0, 64)
-    t = 0
-    while True:
-        w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag(lam)})
-        t += 1
-""")
-
 _LIVE = textwrap.dedent("""
     import json, os, subprocess, sys, time
     import numpy as np
     import rankcore
     tree, path, seconds, writer = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-    w = subprocess.Popen([sys.executable, "-c", writer, path], stdout=subprocess.PIPE,
-                         text=True, env=dict(os.environ, PYTHONPATH=tree))
+    w = subprocess.Popen([sys.executable, "-c", writer, path, tree], stdout=subprocess.PIPE,
+                         text=True)
     w.stdout.readline()
     opens, errors, bad, kinds = 0, 0, 0, {}
     end = time.monotonic() + seconds
@@ -279,7 +285,7 @@ def concurrency_table(trees, seconds, rounds):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for label, tree in trees.items():
         d = tempfile.mkdtemp(prefix="rankcore-live-")
-        live = _child(tree, _LIVE, tree, os.path.join(d, "live.h5"), seconds, _WRITER)
+        live = _child(tree, _LIVE, tree, os.path.join(d, "live.h5"), seconds, H.FAST_WRITER)
         race = _child(tree, _RACE, rounds, 4)
         print(f"| {label} | {live['opens']} | {live['errors']} | "
               f"{live['kinds'].get('truncated', 0)} | {live['bad']} | "

@@ -644,12 +644,7 @@ class SnapshotWriter:
             raise
         self._count = t + 1
         self._last_step = step
-        if self._tmp is not None:
-            try:
-                self._publish(exclusive=False)
-            except OSError as exc:
-                self.discard()
-                raise _os_error(exc, self.path, "replacing") from None
+        self._replace_old()
 
     def close(self):
         """Write the end-of-run marker, flush and close the file (idempotent).
@@ -665,6 +660,10 @@ class SnapshotWriter:
         except (OSError, RuntimeError) as exc:
             raise self._fail(exc, "closing") from None
         self._close_file()
+        self._replace_old()
+
+    def _replace_old(self):
+        """A replacing writer: swap the temporary file in (once)."""
         if self._tmp is not None:
             try:
                 self._publish(exclusive=False)

@@ -72,6 +72,27 @@ def write_run(path, *, layout="chunked", libver="latest", userblock=0, T=3, n=3,
     return path
 
 
+#: ``python -c FAST_WRITER PATH SRC``: a SnapshotWriter (of the rankcore in SRC)
+#: that appends 64-feature snapshots without pause, so that a new spectrum
+#: chunk is allocated every 128 snapshots (where the old reader saw false
+#: truncations); prints "started" once the file exists.
+FAST_WRITER = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+import rankcore
+from rankcore.snapshots import SnapshotWriter
+q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
+w = SnapshotWriter(sys.argv[1], q, {"h": 64})
+print("started", flush=True)
+lam = np.linspace(1.0, 0.0, 64)
+t = 0
+while True:
+    w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag(lam)})
+    t += 1
+"""
+
+
 # -- the hostile constructs -------------------------------------------------
 
 def _secret_file(d):

@@ -189,27 +189,8 @@ def test_random_byte_runs(worker, files, base, start, length, seed):
 
 # --- concurrency ------------------------------------------------------------
 
-# Appends as fast as it can; 64 features, so that a new spectrum chunk is
-# allocated every 128 snapshots (where the old reader saw false truncations).
-_FAST_WRITER = """
-import sys
-import numpy as np
-sys.path.insert(0, sys.argv[2])
-import rankcore
-from rankcore.snapshots import SnapshotWriter
-q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
-w = SnapshotWriter(sys.argv[1], q, {"h": 64})
-print("started", flush=True)
-lam = np.linspace(1.0, 0.0, 64)
-t = 0
-while True:
-    w.append(t, loss=1.0 / (t + 1), grams={"h": np.diag(lam)})
-    t += 1
-"""
-
-
 def _spawn_writer(path):
-    return subprocess.Popen([sys.executable, "-c", _FAST_WRITER, str(path), ROOT],
+    return subprocess.Popen([sys.executable, "-c", H.FAST_WRITER, str(path), ROOT],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
