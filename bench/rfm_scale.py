@@ -1,0 +1,282 @@
+"""RFM at scale: which least-squares method, and how far it goes on one machine.
+
+    python bench/rfm_scale.py                 # everything (long on a busy machine)
+    python bench/rfm_scale.py --section solvers
+    python bench/rfm_scale.py --section scale2d --max-unknowns 20000
+    python bench/rfm_scale.py --section scale3d
+    python bench/rfm_scale.py --section peer  # pyrfm 0.4.2 on the same problems
+
+Problem: -Laplace u = f on the unit square (cube), u = g on the boundary,
+u = sin(2 pi x) sin(2 pi y) (sin(pi x) sin(pi y) sin(pi z) in 3-D), collocation
+on rankcore's default grid (about twice as many equations as unknowns), error
+= relative L2 on 20000 random points.
+
+Every row runs in a fresh subprocess: "peak GB" is its ``ru_maxrss``, "wall s"
+the elapsed time of assembly plus solve and "cpu s" the CPU time the process
+used (all its BLAS threads).  On a shared machine the CPU time is the better
+measure of the work; the load average is printed beside each table.
+
+Solvers compared on one system (``--section solvers``):
+
+* ``multifrontal`` -- Householder QR in nested-dissection order
+  (``solver="multifrontal"``, rankcore.rfm.multifrontal);
+* ``banded`` -- the one-sweep block Householder QR (``solver="banded"``);
+* ``dense`` -- LAPACK Householder QR of the whole matrix (``solver="dense"``);
+* ``lsmr`` -- scipy LSMR with unit column scaling (``solver="lsmr"``);
+* ``lsmr+blockQR`` -- LSMR on ``A P`` with the right preconditioner
+  ``P = blockdiag(R_n^-1)``, ``R_n`` the column-pivoted QR factor of cell
+  n's block column truncated at ``1e-12`` relative (this script);
+* ``normal eq.`` -- Cholesky of ``A^T A`` (dense LAPACK; this script);
+* ``normal eq. sparse`` -- SuperLU on the sparse ``A^T A`` (this script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.abspath(__file__)
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def _u(np, d):
+    if d == 2:
+        def u(X):
+            return np.sin(2 * np.pi * X[:, 0]) * np.sin(2 * np.pi * X[:, 1])
+        k2 = 8 * np.pi ** 2
+    else:
+        def u(X):
+            return np.prod(np.sin(np.pi * X), axis=1)
+        k2 = 3 * np.pi ** 2
+    return u, (lambda X: k2 * u(X))
+
+
+def _error(np, m, u, d):
+    X = np.random.default_rng(12345).uniform(0, 1, (20000, d))
+    return float(np.linalg.norm(m.predict(X) - u(X)) / np.linalg.norm(u(X)))
+
+
+def _system(model, f, u):
+    """The row-scaled system that fit_poisson solves, in pair storage."""
+    import numpy as np
+    from rankcore.rfm import assembly as asm
+    from rankcore.rfm.equations import normalize_blocks
+
+    d = model.box_.shape[0]
+    Xi, Xb = model.collocation_points()
+    lap = {tuple(2 * int(i == a) for i in range(d)): -1.0 for a in range(d)}
+    blocks = normalize_blocks([(Xi, lap, f), (Xb, {(0,) * d: 1.0}, u)], d, 1,
+                              model._check_points)
+    systems = [asm.linear_rows(model.basis_, b, 1) for b in blocks]
+    return asm.stack(systems) + (np,)
+
+
+def _lsmr_block(rows, blocks, vals, rhs, n_rows, nb, tol=1e-12):
+    import numpy as np
+    import scipy.linalg as sla
+    from scipy.sparse.linalg import LinearOperator, lsmr
+    from rankcore.rfm.lstsq import to_csr
+
+    J = vals.shape[1]
+    A = to_csr(rows, blocks, vals, n_rows, nb).tocsc()
+    facs, cols = [], []
+    for n in range(nb):
+        An = A[:, n * J:(n + 1) * J]
+        D = An[np.unique(An.indices)].toarray()
+        _, R, P = sla.qr(D, mode="economic", pivoting=True)
+        dg = np.abs(np.diag(R))
+        r = int(np.sum(dg > tol * dg[0]))
+        facs.append(R[:r, :r])
+        cols.append(n * J + P[:r])
+    cols = np.concatenate(cols)
+    off = np.concatenate([[0], np.cumsum([R.shape[0] for R in facs])])
+    Ak = A[:, cols].tocsr()
+    AkT = Ak.T.tocsr()
+
+    def pre(y, trans=False):
+        z = np.empty_like(y)
+        for k, R in enumerate(facs):
+            z[off[k]:off[k + 1]] = sla.solve_triangular(
+                R, y[off[k]:off[k + 1]], trans="T" if trans else "N", check_finite=False)
+        return z
+
+    op = LinearOperator((n_rows, off[-1]), matvec=lambda y: Ak @ pre(y),
+                        rmatvec=lambda r: pre(AkT @ r, trans=True))
+    out = lsmr(op, rhs, atol=1e-15, btol=1e-15, conlim=1e20, maxiter=20 * off[-1])
+    x = np.zeros(nb * J)
+    x[cols] = pre(out[0])
+    return x.reshape(nb, J), int(out[2])
+
+
+def _normal_equations(rows, blocks, vals, rhs, n_rows, nb, sparse):
+    import numpy as np
+    import scipy.linalg as sla
+    from rankcore.rfm.lstsq import to_csr
+
+    J = vals.shape[1]
+    A = to_csr(rows, blocks, vals, n_rows, nb)
+    if sparse:
+        from scipy.sparse.linalg import splu
+        x = splu((A.T @ A).tocsc()).solve(A.T @ rhs)
+    else:
+        G = (A.T @ A).toarray()
+        c, low = sla.cho_factor(G, check_finite=False)
+        x = sla.cho_solve((c, low), A.T @ rhs, check_finite=False)
+    return x.reshape(nb, J)
+
+
+def worker(cfg):
+    import numpy as np
+    import rankcore  # noqa: F401 - imports before the base measurement
+    from rankcore import RFM
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    d = cfg["d"]
+    u, f = _u(np, d)
+    box = [(0.0, 1.0)] * d
+    method = cfg["method"]
+    lib = method if method in ("banded", "multifrontal", "dense", "lsmr") else "banded"
+    c0, t0 = time.process_time(), time.perf_counter()
+    m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0, solver=lib)
+    extra = ""
+    if lib == method:
+        m.fit_poisson(f, u)
+        n_eq = m.n_equations_
+    else:
+        m._setup()
+        rows, blocks, vals, rhs, n_rows, _ = _system(m, f, u)
+        n_eq = n_rows
+        if method == "lsmr+blockQR":
+            coef, its = _lsmr_block(rows, blocks, vals, rhs, n_rows, m.n_subdomains_)
+            extra = f"{its} iterations"
+        else:
+            coef = _normal_equations(rows, blocks, vals, rhs, n_rows, m.n_subdomains_,
+                                     method == "normal eq. sparse")
+        m.coef_ = coef
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return dict(err=_error(np, m, u, d), wall=wall, cpu=cpu, n=m.n_unknowns_, n_eq=n_eq,
+                peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                base=base, extra=extra)
+
+
+def worker_pyrfm(cfg):
+    import numpy as np
+    import torch
+    import pyrfm
+
+    torch.set_num_threads(cfg["threads"])
+    torch.set_default_dtype(torch.float64)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    u, f = _u(torch, 2)
+    n = cfg["sub"] * cfg["pts"]
+    c0, t0 = time.process_time(), time.perf_counter()
+    model = pyrfm.RFMBase(dim=2, n_hidden=cfg["J"], domain=[0, 1, 0, 1],
+                          n_subdomains=cfg["sub"], pou=pyrfm.PsiB, rf=pyrfm.RFTanH,
+                          dtype=torch.float64, seed=100)
+    xin = model.domain.in_sample((n, n), with_boundary=False)
+    xb = model.domain.on_sample(4 * n)
+    A = torch.cat([-(model.features_second_derivative(xin, 0, 0).cat(dim=1)
+                     + model.features_second_derivative(xin, 1, 1).cat(dim=1)),
+                   model.features(xb).cat(dim=1)])
+    model.compute(A, verbose=False)
+    model.solve(torch.cat([f(xin), u(xb)]).reshape(-1, 1))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    X = torch.tensor(np.random.default_rng(12345).uniform(0, 1, (20000, 2)))
+    e = (model(X).reshape(-1) - u(X)).numpy()
+    return dict(err=float(np.linalg.norm(e) / np.linalg.norm(u(X).numpy())), wall=wall,
+                cpu=cpu, n=int(A.shape[1]), n_eq=int(A.shape[0]),
+                peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                base=base, extra="pyrfm QR")
+
+
+def run(cfg, threads, timeout):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    cfg = dict(cfg, threads=threads)
+    try:
+        p = subprocess.run([sys.executable, HERE, "--worker", json.dumps(cfg)],
+                           capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {timeout} s"}
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"error": (p.stderr.strip().splitlines() or ["no output"])[-1][:100]}
+
+
+HEAD = (f"| {'method':<18} | {'grid':>8} | {'J':>4} | {'unknowns':>8} | {'equations':>9} | "
+        f"{'wall s':>7} | {'cpu s':>7} | {'peak GB':>7} | {'rel L2':>8} | note |")
+
+
+def row(method, cfg, r):
+    grid = "x".join([str(cfg["sub"])] * cfg["d"])
+    if "error" in r:
+        return f"| {method:<18} | {grid:>8} | {cfg['J']:>4} | {'':>8} | {'':>9} | " \
+               f"{'':>7} | {'':>7} | {'':>7} | {'':>8} | {r['error']} |"
+    return (f"| {method:<18} | {grid:>8} | {cfg['J']:>4} | {r['n']:>8} | {r['n_eq']:>9} | "
+            f"{r['wall']:>7.1f} | {r['cpu']:>7.1f} | {r['peak']:>7.2f} | {r['err']:>8.1e} | "
+            f"{r['extra']} |")
+
+
+def table(title, items, threads, timeout):
+    print(f"\n### {title}  (load average {os.getloadavg()[0]:.1f}, {threads} BLAS threads)\n")
+    print(HEAD)
+    print("|" + "---|" * 10)
+    for method, cfg in items:
+        print(row(method, cfg, run(dict(cfg, method=method), threads, timeout)), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--section", choices=["solvers", "scale2d", "scale3d", "peer", "all"],
+                    default="all")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--timeout", type=int, default=3600)
+    ap.add_argument("--max-unknowns", type=float, default=1.1e5)
+    ap.add_argument("--worker")
+    args = ap.parse_args()
+    if args.worker:
+        cfg = json.loads(args.worker)
+        out = worker_pyrfm(cfg) if cfg["method"] == "pyrfm" else worker(cfg)
+        print("RESULT " + json.dumps(out))
+        return
+    sec = args.section
+    big = args.max_unknowns
+    if sec in ("solvers", "all"):
+        cfg = dict(d=2, sub=6, J=100)
+        table("Solvers on one system: 2-D Poisson, 6x6 cells x 100 features",
+              [(mth, cfg) for mth in ("multifrontal", "banded", "dense", "lsmr",
+                                      "lsmr+blockQR", "normal eq.", "normal eq. sparse")],
+              args.threads, args.timeout)
+    if sec in ("scale2d", "all"):
+        items = []
+        for sub in (9, 18, 28, 40):
+            if sub * sub * 64 <= big:
+                items.append(("multifrontal", dict(d=2, sub=sub, J=64)))
+                if sub <= 18:
+                    items.append(("banded", dict(d=2, sub=sub, J=64)))
+        table("2-D scale series: Poisson, 64 features per cell", items, args.threads,
+              args.timeout)
+    if sec in ("scale3d", "all"):
+        items = [("multifrontal", dict(d=3, sub=4, J=80)),
+                 ("multifrontal", dict(d=3, sub=8, J=60))]
+        if big < 3e4:
+            items = items[:1]
+        table("3-D Poisson (sin pi x sin pi y sin pi z)", items, args.threads, args.timeout)
+    if sec in ("peer", "all"):
+        items = []
+        for sub, J, pts in ((4, 150, 18), (7, 100, 15)):
+            cfg = dict(d=2, sub=sub, J=J, pts=pts)
+            items += [("pyrfm", cfg), ("multifrontal", cfg), ("banded", cfg)]
+        table("pyrfm 0.4.2 (dense QR, torch float64) on the same problem", items,
+              args.threads, args.timeout)
+
+
+if __name__ == "__main__":
+    main()
