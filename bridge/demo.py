@@ -14,8 +14,9 @@ same network is trained twice: as initialised (Xavier normal, zero biases)
 and after ``bridge.sfli_(model, domain=(-1, 1))``.  Both runs are recorded
 with ``bridge.SnapshotRecorder`` (Gram matrix of the last hidden layer on
 129 Gauss-Legendre points) and read back with ``rankcore.open_run``; the demo
-prints the iterations each run needed to reach the loss targets and the
-epsilon-rank over time, and writes ``staircase.png``.
+prints the iterations each run needed to reach the loss targets, the
+epsilon-rank over time and the staircase statistics of ``rankcore.staircase``,
+and writes ``staircase.png``.
 """
 
 from __future__ import annotations
