@@ -92,7 +92,17 @@ def _fmt(v):
 
 
 def plot(runs, path):
-    """Loss (log scale) and epsilon-rank (steps) of the recorded runs."""
+    """Write :func:`figure` of the recorded runs to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(runs)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def figure(runs):
+    """Loss (log scale, running minimum beside the raw curve, labelled targets)
+    and epsilon-rank (steps) of the recorded runs; returns the figure."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -123,8 +133,7 @@ def plot(runs, path):
     ax2.set_xlabel("iteration (full-batch Adam)")
     ax1.set_title("1-D multi-frequency fit, tanh MLP 4x50")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv=None):

@@ -345,3 +345,29 @@ def test_callback_under_real_ddp_two_processes(tmp_path):
         assert run.steps.tolist() == [0, 2, 4, 6]
         assert np.all(np.isfinite(run.loss[:-1]))
     assert [p for p in os.listdir(tmp_path) if p.endswith(".h5")] == ["run.h5"]
+
+
+def test_demo_figure_labels_targets_and_running_minimum(tmp_path):
+    import matplotlib.pyplot as plt
+    from bridge import demo
+
+    q = rankcore.quadrature.gauss_legendre(demo.DOMAIN, 32)
+    runs = {}
+    for init in ("default", "sfli"):
+        path = tmp_path / f"{init}.h5"
+        runs[init] = (demo.train(init, 40, 10, path, width=8, depth=2, quadrature=q,
+                                 progress=False), path)
+    fig = demo.figure(runs)
+    ax1, ax2 = fig.axes
+    texts = [t.get_text() for t in ax1.texts]
+    assert texts == [f"target {t:g}" for t in demo.TARGETS]
+    labels = ax1.get_legend_handles_labels()[1]
+    assert labels == ["default (Xavier) (running minimum; faint: raw)",
+                      "SFLI (running minimum; faint: raw)"]
+    raw, runmin = ax1.lines[0].get_ydata(), ax1.lines[1].get_ydata()
+    np.testing.assert_array_equal(raw, runs["default"][0])
+    np.testing.assert_array_equal(runmin, np.minimum.accumulate(raw))
+    assert len(ax2.get_legend_handles_labels()[1]) == 2 * len(demo.EPS)
+    plt.close(fig)
+    demo.plot(runs, tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
