@@ -4,7 +4,9 @@
 a :class:`rankcore.Quadrature`, accumulates each layer's Gram matrix
 ``M = Φᵀ diag(w) Φ`` in float64 on the model's own device and appends it, with
 its spectrum, to a crash-safe HDF5 snapshot file that
-:func:`rankcore.open_run` reads without torch.
+:func:`rankcore.open_run` reads without torch, and mirrors the ε-ranks to
+loggers (a TensorBoard ``SummaryWriter`` or any ``(name, value, step)``
+callable).  Features come from :func:`bridge.capture`, the one capture path.
 :func:`record_checkpoints` builds the same file from saved state dicts.
 """
 
