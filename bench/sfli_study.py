@@ -34,7 +34,7 @@ small configuration; every size has its own flag.
 
 Usage: python bench/sfli_study.py [--quick] [--acts tanh gelu] [--dims 1 2]
        [--targets 3] [--seeds 5] [--steps 5000 3000 2000]
-       [--inits xavier sfli-first sfli] [--procs 2] [--detail]
+       [--inits xavier sfli-first sfli] [--procs 2] [--detail] [--init-only]
 """
 
 from __future__ import annotations
@@ -151,6 +151,38 @@ def one_run(job):
             "time": time.perf_counter() - t0}
 
 
+def init_table(acts, dims, nt, ns, inits):
+    """Step-0 diagnostics only (no training): medians over targets x seeds."""
+    print(f"\nstep 0 (no training), medians over targets x seeds: loss0 = initial MSE; "
+          f"|h1|max = largest first-layer feature on the domain; out rms = RMS of the "
+          f"network output; r1/rL = eps-rank (abs eps={EPS:g}) of first/last hidden "
+          f"layer; rL rel = last hidden eps-rank relative to its largest eigenvalue")
+    print(f"{'act':>7} {'d':>1} {'init':>15} {'loss0':>9} {'|h1|max':>8} {'out rms':>8} "
+          f"{'r1':>3} {'rL':>3} {'rL rel':>6}")
+    for act in acts:
+        for d in dims:
+            q = S.default_quadrature([(-1.0, 1.0)] * d)
+            xq = torch.tensor(q.points, dtype=torch.float32)
+            for init in inits:
+                vals = []
+                for t in range(nt):
+                    x, y = training_data(d, t)
+                    for seed in range(ns):
+                        net = make_net(d, act, seed, init)
+                        with torch.no_grad():
+                            h1 = net[:2](xq).numpy()
+                            hl = net[:-1](xq).numpy()
+                            out = net(x)
+                            loss0 = float(torch.mean((out - y) ** 2))
+                        lam = rankcore.spectrum(rankcore.gram(hl, q.weights))
+                        vals.append((loss0, np.abs(h1).max(), float(out.pow(2).mean().sqrt()),
+                                     hidden_ranks(net, d)[0], int(np.sum(lam > EPS)),
+                                     int(np.sum(lam > EPS * lam[0]))))
+                m = np.median(np.array(vals), axis=0)
+                print(f"{act:>7} {d:>1} {init:>15} {m[0]:9.2e} {m[1]:8.2f} {m[2]:8.3f} "
+                      f"{m[3]:3.0f} {m[4]:3.0f} {m[5]:6.0f}")
+
+
 def _init_worker():
     torch.set_num_threads(1)
 
@@ -226,6 +258,8 @@ def main(argv=None):
     p.add_argument("--inits", nargs="+", default=["xavier", "sfli"], choices=INITS)
     p.add_argument("--procs", type=int, default=2, help="worker processes, 1 torch thread each")
     p.add_argument("--detail", action="store_true", help="also print per-target medians")
+    p.add_argument("--init-only", action="store_true",
+                   help="only the step-0 diagnostics (initial loss, feature scale, eps-ranks)")
     a = p.parse_args(argv)
     if a.quick:
         acts, dims, nt, ns, st = ["tanh", "gelu", "sin"], [1, 2], 2, 2, (1500, 1000, 1000)
@@ -247,6 +281,9 @@ def main(argv=None):
     for d in dims:
         for t in range(nt):
             print(f"#   d={d} target {t}: k = {target(d, t)[1].astype(int).tolist()}")
+    if a.init_only:
+        init_table(acts, dims, nt, ns, inits)
+        return
     # Longest runs first, so that the two workers finish together.
     jobs = [(act, d, t, s, init, steps[d]) for d in sorted(dims, reverse=True)
             for act in acts for t in range(nt) for s in range(ns) for init in inits]
