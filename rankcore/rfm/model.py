@@ -305,6 +305,73 @@ class RFM:
             out[s + rows[:, None], cols] = vals
         return out
 
+    def eps_rank(self, eps, quadrature=None, relative=False):
+        """Return the ε-rank of the basis: eigenvalues of its Gram matrix above ε.
+
+        The same count as ``rankcore.eps_rank(rankcore.spectrum(rankcore.gram(
+        self.feature_matrix(q.points), q.weights)), eps)``, computed from the
+        block-sparse Gram matrix by a sparse symmetric factorisation of
+        ``G - eps I`` (Sylvester's law of inertia) instead of a dense
+        eigensolver (:mod:`rankcore.rfm.spectrum`).
+
+        Parameters
+        ----------
+        eps : float or array_like of float
+            Thresholds, > 0.
+        quadrature : rankcore.Quadrature, optional
+            Default: composite Gauss-Legendre on the cells with the default
+            points per cell (on a geometry: ``geometry.quadrature(n)`` with
+            ``n = max(4096, 2 * n_unknowns)``).
+        relative : bool
+            Count eigenvalues ``> eps * lambda_max`` instead.
+
+        Returns
+        -------
+        int or ndarray of int
+            One count per threshold.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rankcore import RFM
+        >>> m = RFM([(0.0, 1.0), (0.0, 1.0)], subdomains=2, features=20, random_state=0)
+        >>> m = m.fit_function(lambda X: np.sin(X[:, 0]))
+        >>> m.eps_rank([1e-2, 1e-6]).tolist()
+        [12, 36]
+        >>> from rankcore import eps_rank, gram, spectrum
+        >>> from rankcore.quadrature import composite_gauss_legendre
+        >>> q = composite_gauss_legendre([(0, 1), (0, 1)], 2, 8)
+        >>> dense = eps_rank(spectrum(gram(m.feature_matrix(q.points), q.weights)), [1e-2, 1e-6])
+        >>> m.eps_rank([1e-2, 1e-6], q).tolist() == dense.tolist()
+        True
+        """
+        from .spectrum import basis_eps_rank
+        from .._validate import check_bool
+
+        self._check_fitted("eps_rank")
+        if hasattr(self, "slab_models_"):
+            raise ValueError("eps_rank is not available after fit_time_slabs; "
+                             "call it on the models in slab_models_")
+        e = as_array(np.reshape(eps, -1), "eps", ndim=1).reshape(np.shape(eps))
+        if np.any(e <= 0):
+            raise ValueError(f"eps must be > 0, got {e.tolist()}")
+        relative = check_bool(relative, "relative")
+        if quadrature is None:
+            if self.domain_ is not None:
+                quadrature = self.domain_.quadrature(max(4096, 2 * self.n_unknowns_))
+            else:
+                from ..quadrature import composite_gauss_legendre
+                quadrature = composite_gauss_legendre(self.box_, self.subdomains_,
+                                                      self._default_points())
+        pts = getattr(quadrature, "points", None)
+        w = getattr(quadrature, "weights", None)
+        if pts is None or w is None:
+            raise TypeError("quadrature must be a rankcore.Quadrature (points, "
+                            f"weights), got {describe(quadrature)}")
+        X = self._check_points(pts, "quadrature.points")
+        w = check_weights(w, "quadrature.weights", X.shape[0])
+        return basis_eps_rank(self.basis_, X, w, e, relative=relative)
+
     def predict(self, X, derivative=None, component=None):
         """The fitted function, or one of its derivatives, at points ``X``.
 
