@@ -99,3 +99,40 @@ def test_eps_rank_bad_input():
         m.eps_rank(1e-3, quadrature=[1, 2])
     with pytest.raises(TypeError, match="relative"):
         m.eps_rank(1e-3, relative=1)
+
+
+# ------------------------------------------------------------- pruning ---
+
+def test_pruned_basis_keeps_an_eps_independent_subset():
+    u = lambda X: np.sin(2 * np.pi * X[:, 0]) * np.sin(2 * np.pi * X[:, 1])  # noqa: E731
+    f = lambda X: 8 * np.pi ** 2 * u(X)  # noqa: E731
+    full = RFM([(0, 1), (0, 1)], subdomains=3, features=120, random_state=0)
+    full._setup()
+    m = RFM([(0, 1), (0, 1)], subdomains=3, features=120, random_state=0,
+            prune_eps=1e-27).fit_poisson(f, u)
+    k = m.features_
+    assert m.n_kept_.shape == (9,) and k == m.n_kept_.max() < 120
+    assert m.n_unknowns_ == 9 * k and m.coef_.shape == (9, k)
+    # the kept features are features of the unpruned basis (same draw)
+    for n in range(9):
+        W = full.weights_[n]
+        for j in range(k):
+            assert np.any(np.all(W == m.weights_[n, j], axis=1))
+    X = np.random.default_rng(1).uniform(0, 1, (4000, 2))
+    assert np.linalg.norm(m.predict(X) - u(X)) / np.linalg.norm(u(X)) < 1e-5  # ~1e-8
+    # a smaller threshold keeps more; the ranks are those of each cell
+    m2 = RFM([(0, 1), (0, 1)], subdomains=3, features=120, random_state=0, prune_eps=1e-20)
+    m2._setup()
+    assert np.all(m2.n_kept_ <= m.n_kept_)
+    # prune_basis: distinct kept features, as many as the largest cell rank
+    from rankcore.rfm.prune import prune_basis
+    _, n_kept, kept = prune_basis(full.basis_, 1e-12)
+    assert kept.shape == (9, n_kept.max()) and len(set(kept[0].tolist())) == kept.shape[1]
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -1e-3, 2])
+def test_prune_eps_refused(bad):
+    with pytest.raises(ValueError, match="prune_eps"):
+        RFM([(0, 1)], subdomains=2, features=10, prune_eps=bad).fit_function(np.sin)
+    with pytest.raises(TypeError, match="prune_eps"):
+        RFM([(0, 1)], subdomains=2, features=10, prune_eps="1e-8").fit_function(np.sin)

@@ -128,6 +128,10 @@ class RFM:
     components : int
         Number of unknown functions (a system); each has its own
         coefficients over the same random features.
+    prune_eps : float in (0, 1) or None
+        Keep on every cell only features that are ε-linearly independent
+        there (relative threshold on the cell's Gram eigenvalues, strong
+        rank-revealing selection; :mod:`rankcore.rfm.prune`).  None keeps all.
 
     Attributes
     ----------
@@ -144,6 +148,9 @@ class RFM:
         (:class:`IllConditionedWarning`) when ``cond_ >= 1/eps`` *and*
         ``rounding_floor_ >= 1e-8``.
     n_unknowns_, n_equations_ : int
+    n_kept_ : ndarray of int, shape (n_subdomains,)
+        Only with ``prune_eps``: each cell's ε-rank; every cell keeps
+        ``features_ = n_kept_.max()`` features.
     solver_ : str
         The solver actually used.
     scale_ : float
@@ -171,7 +178,7 @@ class RFM:
 
     def __init__(self, box, subdomains=1, features=100, pou="b",
                  activation="tanh", scale=None, solver="auto",
-                 random_state=None, components=1):
+                 random_state=None, components=1, prune_eps=None):
         self.box = box
         self.subdomains = subdomains
         self.features = features
@@ -181,6 +188,7 @@ class RFM:
         self.solver = solver
         self.random_state = random_state
         self.components = components
+        self.prune_eps = prune_eps
 
     # ------------------------------------------------------------ setup ---
     def _setup(self):
@@ -212,6 +220,15 @@ class RFM:
         if geometry is not None:
             basis = _dom.restrict(geometry, basis)
         self.domain_ = geometry
+        for name in ("n_kept_", "features_"):
+            self.__dict__.pop(name, None)
+        if self.prune_eps is not None:
+            from .prune import prune_basis
+            eps = check_positive_scalar(self.prune_eps, "prune_eps")
+            if eps >= 1:
+                raise ValueError(f"prune_eps must be in (0, 1), got {self.prune_eps!r}")
+            basis, self.n_kept_, _ = prune_basis(basis, eps)
+            self.features_ = basis.features
         self.basis_ = basis
         self.box_ = box
         self.dim_ = d
@@ -223,7 +240,7 @@ class RFM:
         self.radii_ = basis.radii
         self.weights_ = basis.weights
         self.biases_ = basis.biases
-        self.n_unknowns_ = basis.n_cells * J * m
+        self.n_unknowns_ = basis.n_cells * basis.features * m
 
     def _check_fitted(self, method):
         if not hasattr(self, "coef_"):
