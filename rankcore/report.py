@@ -237,7 +237,11 @@ def html_report(paths, *, eps=DEFAULT_EPS, relative=False, layers=None,
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("paths must name at least one snapshot file")
-    eps = [float(e) for e in np.atleast_1d(np.asarray(eps, dtype=np.float64))]
+    try:
+        eps = [float(e) for e in np.atleast_1d(np.asarray(eps, dtype=np.float64))]
+    except (TypeError, ValueError):
+        raise TypeError(f"eps must be a number or a sequence of numbers, got "
+                        f"{describe(eps)}") from None
     if not eps or not all(math.isfinite(e) and e > 0 for e in eps):
         raise ValueError(f"eps must be finite and > 0, got {eps!r}")
     check_bool(relative, "relative")

@@ -152,6 +152,8 @@ def test_report_python_api_and_errors(runs, tmp_path):
         html_report([runs[0]], layers=["zz"])
     with pytest.raises(ValueError, match="eps must be finite and > 0"):
         html_report([runs[0]], eps=[0.0])
+    with pytest.raises(TypeError, match="eps must be a number or a sequence of numbers"):
+        html_report([runs[0]], eps=["x"])
     target = tmp_path / "r.html"
     with pytest.raises(rankcore.SnapshotFileError):
         write_report([runs[0], tmp_path / "r.html"], target) if target.write_text("x") else None
