@@ -233,8 +233,9 @@ def truncations(path, offsets, d):
     """Copies of ``path`` cut at each offset: [(offset, path)]."""
     data = open(path, "rb").read()
     out = []
+    stem = os.path.splitext(os.path.basename(path))[0]
     for k in offsets:
-        p = os.path.join(d, f"trunc-{k}.h5")
+        p = os.path.join(d, f"{stem}-cut-{k}.h5")
         with open(p, "wb") as fh:
             fh.write(data[:k])
         out.append((k, p))
@@ -247,12 +248,13 @@ def truncations_patched(path, offsets, d):
     itself (not a size check) meets the missing bytes: [(offset, path)]."""
     data = open(path, "rb").read()
     assert data[8] == 0 and data[13] == 8, "needs a version-0 superblock, 8-byte addresses"
+    stem = os.path.splitext(os.path.basename(path))[0]
     out = []
     for k in offsets:
         cut = bytearray(data[:k])
         if k >= 48:
             cut[40:48] = k.to_bytes(8, "little")
-        p = os.path.join(d, f"trunc-eof-{k}.h5")
+        p = os.path.join(d, f"{stem}-cut-eof-{k}.h5")
         with open(p, "wb") as fh:
             fh.write(cut)
         out.append((k, p))
