@@ -132,8 +132,13 @@ class EpsRankCallback(Callback):
         return mods[self.module]
 
     def setup(self, trainer, pl_module, stage):
-        if stage != "fit" or not trainer.is_global_zero or self.recorder is not None:
+        if stage != "fit" or not trainer.is_global_zero:
             return
+        if self.recorder is not None and not self.recorder.closed:
+            return
+        # a new fit (or the first): a new recorder; an existing file at
+        # `path` is replaced only with overwrite=True
+        self._pending, self._last = None, None
         self.recorder = SnapshotRecorder(
             self.path, self._target(pl_module), self.quadrature, layers=self.layers,
             every=self.every, loggers=self.loggers, eps=self.eps, relative=self.relative,

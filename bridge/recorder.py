@@ -401,6 +401,11 @@ class SnapshotRecorder:
         """Number of snapshots recorded so far (kept after :meth:`close`)."""
         return self._count
 
+    @property
+    def closed(self):
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     def close(self):
         """Close the file with its end-of-run marker (idempotent)."""
         if self._writer:

@@ -371,3 +371,26 @@ def test_demo_figure_labels_targets_and_running_minimum(tmp_path):
     plt.close(fig)
     demo.plot(runs, tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_callback_second_fit_gets_a_new_recorder(tmp_path):
+    pytest.importorskip("lightning")
+    import lightning.pytorch as pl
+
+    module, loader = _lightning_module()
+    seen = []
+    cb = bridge.EpsRankCallback(_quad(), path=tmp_path / "f.h5", every=2, module="net",
+                                loggers=[lambda n, v, s: seen.append(s)], eps=1e-3,
+                                overwrite=True)
+    for _ in range(2):
+        pl.Trainer(max_steps=4, accelerator="cpu", devices=1, logger=False, callbacks=[cb],
+                   enable_progress_bar=False, enable_model_summary=False,
+                   enable_checkpointing=False).fit(module, loader)
+    assert seen == [0, 2, 4, 0, 2, 4]
+    with rankcore.open_run(tmp_path / "f.h5") as run:
+        assert run.steps.tolist() == [0, 2, 4]  # the second fit replaced the file
+    cb2 = bridge.EpsRankCallback(_quad(), path=tmp_path / "f.h5", module="net")
+    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+        pl.Trainer(max_steps=2, accelerator="cpu", devices=1, logger=False,
+                   callbacks=[cb2], enable_progress_bar=False,
+                   enable_model_summary=False).fit(module, loader)
