@@ -51,6 +51,36 @@ class NegativeEigenvalueWarning(RuntimeWarning):
 
 
 def check_gram_stack(gram, name="gram"):
+    """A finite symmetric (n, n) matrix or (T, n, n) stack, as float64.
+
+    The validation ``spectrum`` and the theorems share: asymmetry up to
+    ``SYMMETRY_RTOL * max|M|`` (float32 round-off) is accepted, larger is
+    refused.
+
+    Parameters
+    ----------
+    gram : array_like
+        The matrix or stack received.
+    name : str, default "gram"
+        Argument name for error messages.
+
+    Returns
+    -------
+    ndarray
+        ``gram`` as float64 (not symmetrised).
+
+    Raises
+    ------
+    ValueError
+        Not 2-D or 3-D, not square, not finite, or not symmetric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rank import check_gram_stack
+    >>> check_gram_stack(np.eye(2)).shape
+    (2, 2)
+    """
     m = as_array(gram, name, ndim=(2, 3))
     if m.shape[-1] != m.shape[-2]:
         raise ValueError(f"{name} must be square (n, n) or a stack (T, n, n), got {describe(m)}")
