@@ -5,6 +5,8 @@
     python bench/rfm_scale.py --section scale2d --max-unknowns 20000
     python bench/rfm_scale.py --section scale3d
     python bench/rfm_scale.py --section peer  # pyrfm 0.4.2 on the same problems
+    python bench/rfm_scale.py --section epsrank  # RFM.eps_rank against the dense route
+    python bench/rfm_scale.py --section prune    # prune_eps against unpruned bases
 
 Problem: -Laplace u = f on the unit square (cube), u = g on the boundary,
 u = sin(2 pi x) sin(2 pi y) (sin(pi x) sin(pi y) sin(pi z) in 3-D), collocation
@@ -232,9 +234,67 @@ def table(title, items, threads, timeout):
         print(row(method, cfg, run(dict(cfg, method=method), threads, timeout)), flush=True)
 
 
+def epsrank_table(threads):
+    """RFM.eps_rank (block-sparse inertia) against gram + spectrum + eps_rank."""
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    import numpy as np
+    import rankcore
+    from rankcore import RFM
+    from rankcore.quadrature import composite_gauss_legendre
+
+    eps = [1e-4, 1e-8, 1e-12]
+    print(f"\n### eps-rank of a 4x4 x 300 basis (4800 features), 80x80 Gauss points "
+          f"(load average {os.getloadavg()[0]:.1f}, {threads} BLAS thread(s))\n")
+    print("| pou | route | wall s | cpu s | eps-rank at 1e-4, 1e-8, 1e-12 |")
+    print("|---|---|---|---|---|")
+    for pou in ("b", "a"):
+        m = RFM([(0, 1), (0, 1)], subdomains=4, features=300, pou=pou, random_state=0)
+        m.fit_function(lambda X: np.sin(X[:, 0]) * X[:, 1])
+        q = composite_gauss_legendre([(0, 1), (0, 1)], 8, 10)
+        m.eps_rank(1e-4, composite_gauss_legendre([(0, 1), (0, 1)], 2, 3))  # compile
+        for route in ("RFM.eps_rank", "dense"):
+            c0, t0 = time.process_time(), time.perf_counter()
+            if route == "dense":
+                lam = rankcore.spectrum(rankcore.gram(m.feature_matrix(q.points), q.weights))
+                r = rankcore.eps_rank(lam, eps)
+            else:
+                r = m.eps_rank(eps, q)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(f"| {pou} | {route} | {wall:.2f} | {cpu:.2f} | {r.tolist()} |", flush=True)
+
+
+def prune_table(threads):
+    """Pruned bases (prune_eps) against unpruned ones of the same and full size."""
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    import numpy as np
+    from rankcore import RFM
+
+    u, f = _u(np, 2)
+    print(f"\n### prune_eps: 2-D Poisson, 4x4 cells, 20x20 points per cell "
+          f"(load average {os.getloadavg()[0]:.1f}, {threads} BLAS thread(s))\n")
+    print("| basis | features per cell | unknowns | wall s | cpu s | rel L2 |")
+    print("|---|---|---|---|---|---|")
+
+    def one(label, J, prune):
+        c0, t0 = time.process_time(), time.perf_counter()
+        m = RFM([(0, 1), (0, 1)], subdomains=4, features=J, random_state=0,
+                prune_eps=prune, solver="multifrontal").fit_poisson(f, u, points=20)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        k = getattr(m, "features_", J)
+        print(f"| {label} | {k} | {m.n_unknowns_} | {wall:.2f} | {cpu:.2f} | "
+              f"{_error(np, m, u, 2):.1e} |", flush=True)
+        return k
+
+    one("all 200", 200, None)
+    for pe in (1e-20, 1e-24, 1e-28):
+        k = one(f"200 pruned at {pe:g}", 200, pe)
+        one(f"{k} unpruned", k, None)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--section", choices=["solvers", "scale2d", "scale3d", "peer", "all"],
+    ap.add_argument("--section", choices=["solvers", "scale2d", "scale3d", "peer", "epsrank",
+                                          "prune", "all"],
                     default="all")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=3600)
@@ -248,6 +308,10 @@ def main():
         return
     sec = args.section
     big = args.max_unknowns
+    if sec in ("epsrank", "all"):
+        epsrank_table(args.threads)
+    if sec in ("prune", "all"):
+        prune_table(args.threads)
     if sec in ("solvers", "all"):
         cfg = dict(d=2, sub=6, J=100)
         table("Solvers on one system: 2-D Poisson, 6x6 cells x 100 features",
