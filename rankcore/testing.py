@@ -90,8 +90,8 @@ def function_set(kind, n, seed=0, dim=1):
 
     See Also
     --------
-    function_sets : hypothesis strategy drawing these sets.
-    rankcore.gram : the Gram matrix of the features.
+    function_sets : Hypothesis strategy drawing these sets.
+    rankcore.gram : The Gram matrix of the features.
 
     Examples
     --------
@@ -166,7 +166,7 @@ def function_sets(kinds=KINDS, *, max_n=60, max_poly=16, dims=(1, 2)):
 
     See Also
     --------
-    function_set : the deterministic builder behind the strategy.
+    function_set : The deterministic builder behind the strategy.
 
     Examples
     --------
