@@ -36,8 +36,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-import warnings
-
+from .._warn import warn
 from ._kernels import scatter_dense
 
 __all__ = ["UnderdeterminedBlock", "SOLVERS", "row_norms", "matvec", "to_csr",
@@ -284,9 +283,8 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
             x, cond = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks)
         except UnderdeterminedBlock:
             if solver == "banded":
-                warnings.warn("a subdomain has fewer equations than features; "
-                              "banded QR needs more, using the dense solver",
-                              RuntimeWarning, stacklevel=3)
+                warn("a subdomain has fewer equations than features; "
+                     "banded QR needs more, using the dense solver", RuntimeWarning)
             used = "dense"
     if used == "dense":
         x, cond = solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks)

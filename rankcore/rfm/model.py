@@ -9,10 +9,7 @@ blocks (:mod:`rankcore.rfm.assembly`) and solves it (:mod:`rankcore.rfm.lstsq`).
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -22,6 +19,7 @@ from . import lstsq as _ls
 from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
                         parse_key)
+from .._warn import warn
 from .._validate import (as_array, check_box, check_int_per_dim,
                          check_positive_int, check_positive_scalar,
                          check_weights, describe)
@@ -56,18 +54,6 @@ class ConvergenceWarning(RuntimeWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """An estimator method that needs a fitted model was called before fit."""
-
-
-def _caller_level():
-    """``stacklevel`` of the first frame outside the rankcore.rfm package."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.dirname(
-            os.path.abspath(frame.f_code.co_filename)) == here:
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _atomic(method):
@@ -765,12 +751,12 @@ class RFM:
             self.__dict__.clear()
             self.__dict__.update(saved)
             hist = ", ".join(f"{h:.2e}" for h in res.history[-6:])
-            warnings.warn(
+            warn(
                 f"fit_nonlinear did not converge in {res.n_iter} iterations "
                 f"(tol={tol:g}; last residual norms {hist}; last relative step "
                 f"{res.last_step:.2e}); the model was left as it was before the "
                 "call. Try more iterations, a better-posed problem or a larger tol",
-                ConvergenceWarning, stacklevel=_caller_level())
+                ConvergenceWarning)
             return self
         self.n_iter_ = res.n_iter
         self.residual_history_ = list(res.history)
@@ -870,14 +856,13 @@ class RFM:
         floor = self._rounding_floor(np.ascontiguousarray(value_points[::stride]))
         self.rounding_floor_ = floor
         if not cond < COND_WARN and not floor < FLOOR_WARN:
-            warnings.warn(
+            warn(
                 f"ill-conditioned least-squares solve: condition estimate "
                 f"{cond:.3e} >= 1/eps and the coefficients (max |c| = "
                 f"{np.max(np.abs(coef)):.3e}) cancel so much that rounding alone "
                 f"perturbs predictions by ~{floor:.1e} relative (relative "
                 f"residual {residual:.3e}); use fewer features, a larger "
-                f"scale or more subdomains", IllConditionedWarning,
-                stacklevel=_caller_level())
+                f"scale or more subdomains", IllConditionedWarning)
         return self
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from . import assembly as _as
 from . import lstsq as _ls
 from .equations import LinearBlock, NonlinearBlock
+from .._validate import describe
 
 __all__ = ["gauss_newton", "NewtonResult", "residual_partials"]
 
@@ -62,19 +63,40 @@ class NewtonResult(NamedTuple):
     jacobian: str
 
 
+class _Derivatives(dict):
+    """``D`` as the residual sees it: a key the block did not list is named in the error."""
+
+    def __init__(self, values, block):
+        super().__init__(values)
+        self.block = block
+
+    def __missing__(self, key):
+        raise ValueError(
+            f"equations[{self.block.index}] residual asked for D[{key!r}], which is "
+            f"not among its keys {list(self.block.keys)!r}; list every derivative "
+            "the residual uses in the block's keys")
+
+
 def _residual(block, D):
     where = f"equations[{block.index}] residual"
     N = block.X.shape[0]
-    F = block.residual(block.X, D)
-    F = np.asarray(F)
+    out = block.residual(block.X, _Derivatives(D, block))
+    F = np.asarray(out)
+    if F.dtype.kind not in "biufc":
+        raise TypeError(f"{where} must return an array of shape ({N},) of numbers, "
+                        f"got {describe(out)}")
     if F.shape == (N, 1):
         F = F[:, 0]
     if F.shape != (N,):
         raise ValueError(f"{where} must return an array of shape ({N},) for {N} "
                          f"points, got shape {F.shape}")
-    if F.dtype.kind not in "biufc":
-        raise TypeError(f"{where} must return numbers, got dtype {F.dtype}")
     return F
+
+
+def _relative_change(new, old):
+    """``||new - old|| / max(||new||, ||old||)``, 0 when both are zero."""
+    scale = max(np.linalg.norm(new), np.linalg.norm(old))
+    return float(np.linalg.norm(new - old) / scale) if scale > 0 else 0.0
 
 
 def _real_residual(block, D):
@@ -294,10 +316,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
                 break
             alpha *= 0.5
         if not accepted:
-            full = float(np.linalg.norm(values(new) - u_old)
-                         / max(np.linalg.norm(u_old), 1e-300))
-            if full <= _STALL_STEP:  # a rounding-level step that cannot help
-                step = full
+            step = _relative_change(values(new), u_old)  # the rejected full step
+            if step <= _STALL_STEP:  # a rounding-level step that cannot help
                 converged = True
                 break
             lam = max(10.0 * lam, 1e-6)
@@ -305,7 +325,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
         lam = lam / 10.0 if lam > 1e-9 else 0.0
         coef = trial
         u_new = values(coef)
-        step = float(np.linalg.norm(u_new - u_old) / max(np.linalg.norm(u_new), 1e-300))
+        step = _relative_change(u_new, u_old)
         u_old = u_new
         # stalled at the rounding level: neither the residual nor the
         # solution moves any more, so a tol below what float64 resolves ends
