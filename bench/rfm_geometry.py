@@ -132,6 +132,11 @@ def main():
     sides = [P.RankcoreSide(args.threads)]
     if not args.no_peer and importlib.util.find_spec("pyrfm") is not None:
         sides.append(P.PyrfmSide(args.threads))
+    for side in sides:  # warm-up: Numba kernels and torch, outside the timings
+        name, g, prob, blocks, _ = probs[1]
+        with contextlib.redirect_stdout(io.StringIO()):
+            side.solve_linear(_Prob((2, 2), 10, 1), g if side.name == "rankcore"
+                              else g.bbox.tolist(), blocks)
     print(f"load average {os.getloadavg()[0]:.1f}, {args.threads} thread(s)\n")
     print("| problem | library | cells | unknowns | equations | wall s | cpu s | rel L2 |")
     print("|---|---|---|---|---|---|---|---|")

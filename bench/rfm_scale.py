@@ -299,6 +299,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=3600)
     ap.add_argument("--max-unknowns", type=float, default=1.1e5)
+    ap.add_argument("--subs", default="7,14,22,32",
+                    help="cells per dimension of the 2-D series (100 features per cell)")
     ap.add_argument("--worker")
     args = ap.parse_args()
     if args.worker:
@@ -320,12 +322,12 @@ def main():
               args.threads, args.timeout)
     if sec in ("scale2d", "all"):
         items = []
-        for sub in (9, 18, 28, 40):
-            if sub * sub * 64 <= big:
-                items.append(("multifrontal", dict(d=2, sub=sub, J=64)))
-                if sub <= 18:
-                    items.append(("banded", dict(d=2, sub=sub, J=64)))
-        table("2-D scale series: Poisson, 64 features per cell", items, args.threads,
+        for sub in (int(v) for v in args.subs.split(",")):
+            if sub * sub * 100 <= big:
+                items.append(("multifrontal", dict(d=2, sub=sub, J=100)))
+                if sub <= 14:
+                    items.append(("banded", dict(d=2, sub=sub, J=100)))
+        table("2-D scale series: Poisson, 100 features per cell", items, args.threads,
               args.timeout)
     if sec in ("scale3d", "all"):
         items = [("multifrontal", dict(d=3, sub=4, J=80)),
