@@ -82,6 +82,18 @@ a quarter of tanh's eigenvalues and never clears 1e-3 at n = 50 on
 ``[-1, 1]`` (it clears 1e-4).  Sigmoid's last hidden layer stays low because
 its positive outputs feed a common mode into every deeper Xavier layer.
 
+The first layer is not the whole network: its features have another mean
+and scale on the domain than Xavier's (a GELU grid neuron reaches about
+``s (n-1)``), which pushes the deeper Xavier layers out of their working
+range.  ``standardize_layer`` rewrites a later layer so that it sees its
+inputs centred and of unit variance on the domain; ``bridge.sfli_`` applies
+it to every later hidden layer of a plain MLP and starts the output layer at
+zero (docs/sfli.md, "Later layers", has the measurements).
+
+The activations (names, aliases, NumPy functions, families) come from
+``rankcore.activations``.  This module was called ``rankcore.init``; that
+name still imports and re-exports it.
+
 All functions return float64 ``(W, b)`` with ``W`` of shape ``(n, d)`` and
 ``b`` of shape ``(n,)``, ready to be copied into a linear layer's
 ``weight`` and ``bias``.  Nothing here imports torch.
