@@ -58,3 +58,12 @@ def test_residual_returning_a_non_array_says_what_it_returned(returned, shown):
     with pytest.raises((TypeError, ValueError), match=r"equations\[0\] residual must return "
                                                       r".*\(20,\).*got " + shown):
         m.fit_nonlinear([(x, lambda X, D: returned, [(0,)])])
+
+
+def test_system_keys_spelled_with_lists_reach_the_residual_as_tuples():
+    x = np.linspace(0, 1, 30)[:, None]
+    m = RFM([(0.0, 1.0)], 2, 15, components=2, random_state=0)
+    res = lambda X, D: D[(0, (0,))] - D[(1, (0,))] - 1.0  # noqa: E731
+    m.fit_nonlinear([(x, res, [[0, [0]], (1, [0])]),
+                     (x, {(1, (0,)): 1.0}, lambda X: X[:, 0])])
+    np.testing.assert_allclose(m.predict(x, component=0), x[:, 0] + 1.0, atol=1e-8)

@@ -227,6 +227,13 @@ def parse_key(key, d, m, where):
     return 0, _parse_alpha(key, d, where)
 
 
+def _as_tuple(key):
+    """``key`` with every list in it turned into a tuple (the keys of ``D`` are hashed)."""
+    if isinstance(key, (list, tuple)):
+        return tuple(_as_tuple(k) for k in key)
+    return key
+
+
 def _weight(block, i):
     if len(block) == 4:
         return check_positive_scalar(block[3], f"equations[{i}] weight")
@@ -297,7 +304,7 @@ def normalize_blocks(equations, d, m, check_points, *, nonlinear=False):
                 raise TypeError(f"{where}: keys must be a non-empty list of "
                                 f"derivative keys, got {describe(keys)}")
             parsed = [parse_key(k, d, m, f"{where} key {k!r}") for k in keys]
-            keys = [tuple(k) if isinstance(k, list) else k for k in keys]
+            keys = [_as_tuple(k) for k in keys]
             out.append(NonlinearBlock(X, second, list(keys), parsed,
                                       _weight(block, i), i))
         else:
