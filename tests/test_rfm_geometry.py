@@ -192,3 +192,12 @@ def test_multifrontal_refuses_far_couplings_and_needs_coords():
                            leaf_size=1)
     with pytest.raises(ValueError, match="coords"):
         ls.solve_system(rows, blocks, vals, np.ones(4), 4, 5, "multifrontal")
+
+
+def test_time_slabs_refuse_a_geometry():
+    g = square_minus_disk()
+    m = RFM(g, subdomains=2, features=10, random_state=0)
+    X = g.sample_interior(50, seed=0)
+    with pytest.raises(ValueError, match="space-time box"):
+        m.fit_time_slabs([(X, {(0, 0): 1.0}, np.zeros(50))], 2)
+    assert not hasattr(m, "coef_")

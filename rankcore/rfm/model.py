@@ -798,6 +798,9 @@ class RFM:
         from .timeslab import march
 
         self._setup()
+        if self.domain_ is not None:
+            raise ValueError("fit_time_slabs needs a space-time box, got the geometry "
+                             f"{self.domain_!r}; use fit_linear on the whole domain")
         slabs = check_positive_int(slabs, "slabs")
         blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                   self._check_points)
