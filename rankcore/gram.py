@@ -193,6 +193,13 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
     TypeError
         On non-numeric input, or an array without weights.
 
+    See Also
+    --------
+    rankcore.spectrum : Eigenvalues of the result, descending.
+    rankcore.spectrum_from_features : The eigenvalues straight from the
+        features, resolving much smaller ones.
+    rankcore.eps_rank : The epsilon-rank of a spectrum.
+
     Examples
     --------
     >>> import numpy as np

@@ -45,6 +45,12 @@ class Quadrature:
         If shapes disagree, a weight is not positive, a value is not finite
         or a point lies outside the box.
 
+    See Also
+    --------
+    gauss_legendre, composite_gauss_legendre, monte_carlo, sobol : Rules on a box.
+    rankcore.geometry : Rules on disks, polygons and their combinations.
+    rankcore.gram : The Gram matrix of features sampled at ``points``.
+
     Examples
     --------
     >>> import numpy as np
@@ -152,6 +158,11 @@ def gauss_legendre(box, order) -> Quadrature:
     ValueError
         On a malformed box or a non-positive order.
 
+    See Also
+    --------
+    composite_gauss_legendre : The same rule on each cell of a grid.
+    sobol, monte_carlo : Rules whose size does not grow exponentially with ``d``.
+
     Examples
     --------
     >>> from rankcore.quadrature import gauss_legendre
@@ -189,6 +200,10 @@ def composite_gauss_legendre(box, cells, order) -> Quadrature:
     Quadrature
         ``prod(cells * order)`` nodes.
 
+    See Also
+    --------
+    gauss_legendre : One Gauss--Legendre rule on the whole box.
+
     Examples
     --------
     >>> from rankcore.quadrature import composite_gauss_legendre
@@ -219,6 +234,10 @@ def trapezoid(box, n) -> Quadrature:
         The box.
     n : int or sequence of int
         Grid points per dimension, at least 2.
+
+    See Also
+    --------
+    gauss_legendre : Far more accurate for smooth integrands.
 
     Examples
     --------
@@ -261,6 +280,10 @@ def monte_carlo(box, n, seed=None) -> Quadrature:
     seed : int, numpy.random.Generator or None
         Seed for ``numpy.random.default_rng``; the same seed gives the same rule.
 
+    See Also
+    --------
+    sobol : Quasi-random points, usually a smaller error for the same ``n``.
+
     Examples
     --------
     >>> from rankcore.quadrature import monte_carlo
@@ -289,6 +312,10 @@ def sobol(box, n, seed=None) -> Quadrature:
         Total number of points.
     seed : int, numpy.random.Generator or None
         Seed of the scrambling.
+
+    See Also
+    --------
+    monte_carlo : Independent uniform points.
 
     Examples
     --------
