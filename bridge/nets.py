@@ -135,6 +135,11 @@ class MLP(nn.Module):
         Output = last hidden features (``last_hidden == "features"``).
     out : nn.Linear
 
+    See Also
+    --------
+    ModifiedMLP, PirateNet : The other architectures.
+    bridge.sfli_ : Structured first-layer initialisation.
+
     Examples
     --------
     >>> import torch
@@ -190,6 +195,12 @@ class ModifiedMLP(nn.Module):
     gates : nn.ModuleList of nn.Linear
     features : nn.Identity
     out : nn.Linear
+
+    References
+    ----------
+    .. [1] S. Wang, Y. Teng and P. Perdikaris, "Understanding and mitigating
+       gradient flow pathologies in physics-informed neural networks", SIAM
+       Journal on Scientific Computing 43(5), 2021; arXiv:2001.04536.
 
     Examples
     --------
@@ -271,6 +282,16 @@ class PirateNet(nn.Module):
         has no first linear layer to act on and ``bridge.sfli_`` refuses).
     fourier_scale : float, default 1.0
         Standard deviation of ``B`` for ``embedding="fourier"``.
+
+    See Also
+    --------
+    FourierEmbedding : The random Fourier feature embedding.
+
+    References
+    ----------
+    .. [1] S. Wang, B. Li, Y. Chen and P. Perdikaris, "PirateNets:
+       physics-informed deep learning with residual adaptive networks",
+       Journal of Machine Learning Research 25(402), 2024; arXiv:2402.00326.
 
     Examples
     --------

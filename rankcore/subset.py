@@ -72,6 +72,16 @@ def hong_pan_bound(n, k):
     ValueError
         If ``n < 1``, ``k < 1`` or ``k > n``.
 
+    See Also
+    --------
+    select_rows : Finds rows that meet the bound.
+
+    References
+    ----------
+    .. [1] Y. P. Hong and C.-T. Pan, "Rank-revealing factorizations and the
+       singular value decomposition", Mathematics of Computation 58(197),
+       pp. 213-232, 1992.
+
     Examples
     --------
     >>> from rankcore import hong_pan_bound
@@ -349,6 +359,17 @@ def select_rows(V, method="srrqr", f=1.0, *, start="qrcp", ortho_tol=ORTHO_TOL,
         If ``"srrqr"`` reaches ``max_swaps`` before the swap test passes (the
         guarantee then does not hold; ``converged`` is False).
 
+    See Also
+    --------
+    hong_pan_bound : The bound met with ``f = 1``.
+    rankcore.subset_approximation : Theorem 3.1, built on this selection.
+
+    References
+    ----------
+    .. [1] M. Gu and S. C. Eisenstat, "Efficient algorithms for computing a
+       strong rank-revealing QR factorization", SIAM Journal on Scientific
+       Computing 17(4), pp. 848-869, 1996.
+
     Examples
     --------
     >>> import numpy as np
@@ -432,6 +453,10 @@ def kahan_basis(k, c=0.3, m=None):
     Returns
     -------
     ndarray, shape (k + m, k)
+
+    See Also
+    --------
+    select_rows : Strong RRQR meets the Hong--Pan bound on these matrices.
 
     Examples
     --------

@@ -15,7 +15,13 @@
 All inner products come from the Gram matrix ``M`` (and, for Theorem 3.2,
 ``b_j = <phi_j, u>`` and ``||u||**2``), so the results are exact statements
 about the discrete inner product of the quadrature that produced them.  The
-derivations are in ``docs/theory.md``.
+theorems are those of [1]_; the derivations are in ``docs/theory.md``.
+
+References
+----------
+.. [1] J. Yang, Y. Zhao and Q. Zhu, "epsilon-rank and the staircase phenomenon:
+   new insights into neural network training dynamics", arXiv:2412.05144,
+   2024 (Theorems 3.1 and 3.2).
 """
 
 from __future__ import annotations
@@ -287,6 +293,11 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
     ``eps`` replaced by ``eps + tau`` (``bounds_tol``); ``tau = 4 n 2**-52
     lambda_max`` is the size of the eigensolver's backward error.
 
+    See Also
+    --------
+    loss_lower_bound : Theorem 3.2, built on this approximation.
+    rankcore.select_rows : The row selection behind ``indices``.
+
     Examples
     --------
     >>> import numpy as np
@@ -440,6 +451,12 @@ def loss_lower_bound(gram, b, u_norm2, c, eps, *, f=1.0, method="srrqr",
         If ``relative`` is not a bool or ``approximation`` not a
         :class:`SubsetApproximation`.
 
+    See Also
+    --------
+    loss_lower_bound_from_features : The same from sampled features.
+    residual_lower_bound : The PDE form.
+    subset_approximation : Theorem 3.1.
+
     Examples
     --------
     >>> import numpy as np
@@ -571,6 +588,10 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, *, f=1.0,
         On shapes that do not match, non-finite values, weights <= 0, or a
         target so large that ``u^T W u`` overflows float64.
 
+    See Also
+    --------
+    loss_lower_bound : The same from the Gram matrix and inner products.
+
     Examples
     --------
     >>> import numpy as np
@@ -681,6 +702,10 @@ def residual_lower_bound(loss_bound, stability, *, which="bound"):
         If ``loss_bound`` is not a :class:`LossLowerBound`.
     ValueError
         If ``stability`` is not a finite number > 0 or ``which`` is unknown.
+
+    See Also
+    --------
+    loss_lower_bound, loss_lower_bound_from_features : The bounds it divides.
 
     Examples
     --------
