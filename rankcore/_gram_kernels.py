@@ -1,7 +1,7 @@
 """Numba kernels of the Gram assembly (no validation here: wrappers validate)."""
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 
 @njit(cache=True, nogil=True)

@@ -7,7 +7,7 @@ input and checks the result.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 __all__ = ["abs_argmax", "maxvol_swaps"]
 
