@@ -144,7 +144,8 @@ def worker(cfg):
     method = cfg["method"]
     lib = method if method in ("banded", "multifrontal", "dense", "lsmr") else "banded"
     c0, t0 = time.process_time(), time.perf_counter()
-    m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0, solver=lib)
+    m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0, solver=lib,
+            scale=cfg.get("scale"))
     extra = ""
     if lib == method:
         m.fit_poisson(f, u)
@@ -217,7 +218,7 @@ HEAD = (f"| {'method':<18} | {'grid':>8} | {'J':>4} | {'unknowns':>8} | {'equati
 
 
 def row(method, cfg, r):
-    grid = "x".join([str(cfg["sub"])] * cfg["d"])
+    grid = "x".join([str(cfg["sub"])] * cfg["d"]) + (f" R={cfg['scale']}" if cfg.get("scale") else "")
     if "error" in r:
         return f"| {method:<18} | {grid:>8} | {cfg['J']:>4} | {'':>8} | {'':>9} | " \
                f"{'':>7} | {'':>7} | {'':>7} | {'':>8} | {r['error']} |"
@@ -301,6 +302,8 @@ def main():
     ap.add_argument("--max-unknowns", type=float, default=1.1e5)
     ap.add_argument("--subs", default="7,14,22,32",
                     help="cells per dimension of the 2-D series (100 features per cell)")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="feature scale R of the 3-D series (default: the library's)")
     ap.add_argument("--worker")
     args = ap.parse_args()
     if args.worker:
@@ -334,6 +337,8 @@ def main():
                  ("multifrontal", dict(d=3, sub=8, J=60))]
         if big < 3e4:
             items = items[:1]
+        if args.scale is not None:
+            items = [(mth, dict(cfg, scale=args.scale)) for mth, cfg in items]
         table("3-D Poisson (sin pi x sin pi y sin pi z)", items, args.threads, args.timeout)
     if sec in ("peer", "all"):
         items = []
