@@ -113,6 +113,8 @@ def as_array(x, name: str, *, ndim=None, dtype=np.float64, keep_float32=False,
         bad = first_nonfinite(out)
         if bad is not None:
             idx = tuple(int(i) for i in bad)
+            if not idx:  # a 0-d array
+                raise ValueError(f"{name} must be finite, got {out.item()!r}")
             raise ValueError(
                 f"{name} must be finite, but entry {idx if len(idx) > 1 else idx[0]} "
                 f"is {out[bad].item()!r} ({describe(arr)})")
