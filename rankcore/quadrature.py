@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._validate import (as_array, check_box, check_int_per_dim,
-                        check_positive_int, check_weights, describe)
+from ._validate import (as_array, check_box, check_int_per_dim, check_positive_int,
+                        check_random_state, check_weights, describe)
 
 __all__ = [
     "Quadrature",
@@ -277,8 +277,9 @@ def monte_carlo(box, n, seed=None) -> Quadrature:
         The box.
     n : int
         Total number of points.
-    seed : int, numpy.random.Generator or None
+    seed : int >= 0, numpy.random.Generator or None
         Seed for ``numpy.random.default_rng``; the same seed gives the same rule.
+        Bools, floats and negative ints are refused.
 
     See Also
     --------
@@ -293,7 +294,7 @@ def monte_carlo(box, n, seed=None) -> Quadrature:
     """
     b = check_box(box)
     n = check_positive_int(n, "n")
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed, "seed")
     return _uniform_rule(b, rng.random((n, b.shape[0])))
 
 
@@ -327,5 +328,5 @@ def sobol(box, n, seed=None) -> Quadrature:
     from scipy.stats import qmc
     b = check_box(box)
     n = check_positive_int(n, "n")
-    engine = qmc.Sobol(b.shape[0], scramble=True, rng=np.random.default_rng(seed))
+    engine = qmc.Sobol(b.shape[0], scramble=True, rng=check_random_state(seed, "seed"))
     return _uniform_rule(b, engine.random(n))

@@ -105,8 +105,8 @@ import numpy as np
 
 from . import activations as _act
 from . import quadrature as _quad
-from ._validate import (as_array, check_box, check_positive_int, check_weights,
-                        check_positive_scalar, describe, first_nonfinite)
+from ._validate import (as_array, check_box, check_positive_int, check_positive_scalar,
+                        check_random_state, check_weights, describe, first_nonfinite)
 
 __all__ = [
     "SFLI_ACTIVATIONS",
@@ -302,23 +302,6 @@ def grid_init(n, interval, activation="tanh", shape=None):
     return _check_finite_params(w[:, None], bias, _grid_what(box, shape))
 
 
-def _rng(random_state):
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, (int, np.integer)) and not isinstance(
-            random_state, (bool, np.bool_)):
-        if random_state < 0:
-            raise ValueError(
-                f"random_state must be None, an int >= 0 or a "
-                f"numpy.random.Generator, got {random_state!r}")
-        return np.random.default_rng(random_state)
-    raise TypeError(
-        f"random_state must be None, an int or a numpy.random.Generator, "
-        f"got {describe(random_state)}")
-
-
 def _check_finite_params(W, bias, what):
     """Refuse parameters that overflowed float64 (huge domain or shape)."""
     for name, arr in (("W", W), ("b", bias)):
@@ -377,7 +360,7 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
     act = _act.canonical_name(activation)
     if offsets not in ("box", "ball"):
         raise ValueError(f"offsets must be 'box' or 'ball', got {offsets!r}")
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     d = b_.shape[0]
     xc = 0.5 * b_[:, 0] + 0.5 * b_[:, 1]
     half = 0.5 * b_[:, 1] - 0.5 * b_[:, 0]

@@ -267,7 +267,7 @@ def test_udi_offsets_property(d, n, seed, lo, width, gamma):
 
 @pytest.mark.parametrize("seed", [True, np.bool_(False)])
 def test_udi_random_state_refuses_bool(seed):
-    with pytest.raises(TypeError, match=r"random_state must be None, an int or a "
+    with pytest.raises(TypeError, match=r"random_state must be None, an int >= 0 or a "
                                         r"numpy.random.Generator, got .*bool"):
         sfli.udi_init(5, [(0, 1), (0, 1)], random_state=seed)
     with pytest.raises(TypeError, match="random_state"):

@@ -143,3 +143,13 @@ def test_bad_types():
         gauss_legendre([(0, 1)], True)
     with pytest.raises(TypeError, match="box must be a sequence"):
         gauss_legendre("abc", 3)
+
+
+@pytest.mark.parametrize("rule", [rankcore.quadrature.monte_carlo, rankcore.quadrature.sobol])
+def test_seed_is_checked_like_every_random_state(rule):
+    assert np.array_equal(rule([(0, 1)], 16, seed=3).points, rule([(0, 1)], 16, seed=3).points)
+    for bad in (True, 1.5, "3"):
+        with pytest.raises(TypeError, match="seed must be None, an int >= 0"):
+            rule([(0, 1)], 16, seed=bad)
+    with pytest.raises(ValueError, match="seed must be None, an int >= 0"):
+        rule([(0, 1)], 16, seed=-2)

@@ -20,9 +20,9 @@ from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
                         parse_key)
 from .._warn import warn
-from .._validate import (as_array, check_box, check_int_per_dim,
+from .._validate import (as_array, check_box, check_choice, check_int_per_dim,
                          check_positive_int, check_positive_scalar,
-                         check_weights, describe)
+                         check_random_state, check_weights, describe)
 
 __all__ = ["RFM", "ELM", "IllConditionedWarning", "NotFittedError",
            "ConvergenceWarning", "DEFAULT_SCALE"]
@@ -190,16 +190,8 @@ class RFM:
         activation_code(self.activation)
         R = DEFAULT_SCALE[d] if self.scale is None else \
             check_positive_scalar(self.scale, "scale")
-        if not isinstance(self.solver, str) or self.solver not in _ls.SOLVERS:
-            raise ValueError(f"solver must be one of {_ls.SOLVERS}, got {self.solver!r}")
-        if isinstance(self.random_state, (bool, np.bool_)):
-            raise TypeError("random_state must be None, an int or a numpy "
-                            f"Generator, got {describe(self.random_state)}")
-        try:
-            rng = np.random.default_rng(self.random_state)
-        except (TypeError, ValueError) as exc:
-            raise TypeError("random_state must be None, an int >= 0 or a "
-                            f"numpy Generator, got {describe(self.random_state)}") from exc
+        check_choice(self.solver, "solver", _ls.SOLVERS)
+        rng = check_random_state(self.random_state)
         for name in ("slab_models_", "slab_edges_", "n_iter_", "residual_history_"):
             self.__dict__.pop(name, None)
         basis = Basis(box, ncell, J, self.pou, self.activation, R, rng)
