@@ -176,6 +176,25 @@ def test_sobol_matches_in_memory_rule_whatever_the_chunking(dask_client):
         rd.sobol(box, 1000, seed=5)
 
 
+
+def test_sobol_blocks_skip_without_walking_the_sequence(monkeypatch):
+    # a block far into the sequence is positioned directly (scipy's
+    # fast_forward walks every skipped point: 0.5 s per block at 1e8)
+    from scipy.stats import qmc
+    refs = {(d, start): qmc.Sobol(d, scramble=True, rng=np.random.default_rng(9))
+            .fast_forward(start).random(200)
+            for d in (1, 3) for start in (1, 2, 3, 64, 4097, 1_000_003, (1 << 29) + 11)}
+
+    def walk(self, n):
+        raise AssertionError(f"fast_forward({n}) walked the sequence")
+    monkeypatch.setattr(qmc.Sobol, "fast_forward", walk)
+    for (d, start), ref in refs.items():
+        assert np.array_equal(rd._sobol_unit_points(start, start + 200, d, 9), ref)
+    p, _ = rd.sobol([(0, 1), (0, 2)], 4096, seed=5, chunks=(1000, 3096))
+    with dask.config.set(scheduler="sync"):               # blocks run here, patched
+        pts = p.compute()
+    assert np.array_equal(pts, rankcore.quadrature.sobol([(0, 1), (0, 2)], 4096, seed=5).points)
+
 def test_quadrature_generation_bad_input():
     with pytest.raises(TypeError, match="seed must be"):
         rd.monte_carlo([(0, 1)], 10, seed=np.random.default_rng(0))
@@ -185,6 +204,8 @@ def test_quadrature_generation_bad_input():
         rd.monte_carlo([(0, 1)], 10, seed=0, chunks=(3, 3))
     with pytest.raises(ValueError, match="chunks"):
         rd.sobol([(0, 1)], 16, seed=0, chunks=0)
+    with pytest.raises(ValueError, match=r"n must be at most 1073741824 .*got 2147483648"):
+        rd.sobol([(0, 1)], 2**31, seed=0)
     with pytest.raises(ValueError, match="box"):
         rd.monte_carlo([(1, 0)], 10, seed=0)
     a = rd.monte_carlo([(0, 1)], 10, seed=None)[0].compute()
