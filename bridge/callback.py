@@ -8,6 +8,7 @@ This module imports Lightning (``lightning.pytorch``, or the older
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ import torch
 import rankcore
 from rankcore._validate import check_positive_int, describe
 
-from .recorder import DEFAULT_EPS, SnapshotRecorder, eps_tuple, metric_name
+from .recorder import DEFAULT_EPS, SnapshotRecorder, check_loggers, eps_tuple, metric_name
 
 try:
     from lightning.pytorch import Callback
@@ -107,6 +108,14 @@ class EpsRankCallback(Callback):
             raise TypeError(f"relative must be a bool, got {describe(relative)}")
         if module is not None and not isinstance(module, str):
             raise TypeError(f"module must be a submodule name (str), got {describe(module)}")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a file path (str or os.PathLike) or None, got "
+                            f"{describe(path)}")
+        if layers is not None and not isinstance(layers, str) and not (
+                isinstance(layers, (list, tuple)) and all(isinstance(x, str) for x in layers)):
+            raise TypeError(f"layers must be a module name (str), a list of them or None, "
+                            f"got {describe(layers)}")
+        check_loggers(loggers)  # a bad logger fails here, not when fit starts
         self.quadrature = quadrature
         self.path = path
         self.layers = layers

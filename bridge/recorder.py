@@ -29,7 +29,7 @@ from rankcore.snapshots import SnapshotWriter, check_metadata, check_real
 from .capture import capture, default_layer, is_rank_zero, resolve_layers, unwrap_model
 
 __all__ = ["SnapshotRecorder", "record_checkpoints", "default_layer", "DEFAULT_EPS",
-           "metric_name", "progress_bar", "eps_tuple"]
+           "metric_name", "progress_bar", "eps_tuple", "check_loggers"]
 
 #: Tolerances mirrored to loggers unless ``eps=`` is given (absolute by default).
 DEFAULT_EPS = (1e-3, 1e-6)
@@ -128,6 +128,25 @@ class _Mirror:
                 if hasattr(lg, "add_histogram") and np.any(lam > 0):
                     lg.add_histogram(f"spectrum_log10/{layer}", np.log10(lam[lam > 0]),
                                      step)
+
+
+def check_loggers(loggers):
+    """``loggers`` as a list of SummaryWriters and ``(name, value, step)`` callables.
+
+    One logger may be given bare; None gives an empty list.
+
+    Raises
+    ------
+    TypeError
+        Naming the first entry that is neither.
+
+    Examples
+    --------
+    >>> from bridge.recorder import check_loggers
+    >>> check_loggers(print), check_loggers(None)
+    ([<built-in function print>], [])
+    """
+    return _Mirror(loggers).loggers
 
 
 class SnapshotRecorder:

@@ -241,6 +241,13 @@ def test_callback_arguments_checked_early():
         bridge.EpsRankCallback(q, every=0)
     with pytest.raises(TypeError, match="relative must be a bool"):
         bridge.EpsRankCallback(q, relative="yes")
+    # what can be checked without the model fails at construction, not in fit
+    with pytest.raises(TypeError, match=r"loggers\[1\] must be a torch.utils.tensorboard"):
+        bridge.EpsRankCallback(q, loggers=[print, 42])
+    with pytest.raises(TypeError, match=r"path must be a file path.*got 3 \(int\)"):
+        bridge.EpsRankCallback(q, path=3)
+    with pytest.raises(TypeError, match=r"layers must be a module name.*got 3 \(int\)"):
+        bridge.EpsRankCallback(q, layers=3)
 
 
 def test_import_bridge_does_not_import_lightning():
