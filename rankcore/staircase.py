@@ -236,7 +236,9 @@ def staircase(run, eps, layer=None, *, relative=False, min_drop=0.1, rate_factor
     eps : float
         Tolerance of the ε-rank (absolute unless ``relative``).
     layer : str, optional
-        Layer of a Run (default its first).
+        Layer of a Run; may be omitted only when the run records one layer
+        (a multi-layer run without it is a ValueError naming the layers).
+        With arrays it is only a label.
     relative : bool
         Count λ > ε·λ_max instead of λ > ε.
     min_drop : float
@@ -294,7 +296,8 @@ def staircase(run, eps, layer=None, *, relative=False, min_drop=0.1, rate_factor
     (0.98, 0.02)
     """
     check_bool(relative, "relative")
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating)):
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(
+            eps, (int, float, np.integer, np.floating)):
         raise TypeError(f"eps must be one positive number, got {describe(eps)}")
     eps = check_positive_scalar(eps, "eps")
     min_drop = check_positive_scalar(min_drop, "min_drop", allow_zero=True)

@@ -168,6 +168,22 @@ def test_bad_arguments(kwargs, err, msg):
         staircase((steps, loss, rank), eps, **args)
 
 
+def test_numpy_scalar_eps_and_multi_layer_run(tmp_path):
+    steps, loss, rank = _synthetic()
+    ref = staircase((steps, loss, rank), 1e-3).stats
+    assert staircase((steps, loss, rank), np.float64(1e-3)).stats == ref
+    assert staircase((steps, loss, rank), np.int64(1)).eps == 1.0
+    q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 8)
+    path = tmp_path / "two.h5"
+    with SnapshotWriter(path, q, {"a": 2, "b": 2}, store_gram=False) as w:
+        for t in range(5):
+            w.append(10 * t, loss=10.0 ** -t, spectra={"a": [1, 10.0 ** -t], "b": [1, 0.5]})
+    with rankcore.open_run(path) as run:
+        with pytest.raises(ValueError, match=r"layer.*\['a', 'b'\]"):
+            staircase(run, 1e-3)
+        assert staircase(run, 1e-3, layer="a").rank_steps[0].before == 2
+
+
 def test_bad_inputs():
     s = np.arange(5)
     with pytest.raises(ValueError, match="at least 3 snapshots"):
