@@ -342,8 +342,14 @@ def write_report(paths, output, **kwargs):
     ...
     ValueError: paths must name at least one snapshot file
     """
-    text = html_report(paths, **kwargs)
     output = os.fspath(output)
+    # checked before the (slow) report is built
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output {output!r}: the directory {folder!r} does not exist")
+    if os.path.isdir(output):
+        raise IsADirectoryError(f"output must be a file name, got the directory {output!r}")
+    text = html_report(paths, **kwargs)
     tmp = os.path.join(os.path.dirname(os.path.abspath(output)),
                        f".{os.path.basename(output)}.{os.getpid()}.tmp")
     try:

@@ -159,6 +159,10 @@ def test_report_python_api_and_errors(runs, tmp_path):
     with pytest.raises(rankcore.SnapshotFileError):  # the second "run" is not HDF5
         write_report([runs[0], target], target)
     assert target.read_text() == "x"  # the old file is untouched after a failure
+    with pytest.raises(FileNotFoundError, match=r"the directory .*nodir'? does not exist"):
+        write_report([runs[0]], tmp_path / "nodir" / "r.html")
+    with pytest.raises(IsADirectoryError, match="output must be a file name"):
+        write_report([runs[0]], tmp_path)
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
