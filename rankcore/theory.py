@@ -285,6 +285,11 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
     rankcore.NegativeEigenvalueWarning
         If ``gram`` has a negative eigenvalue beyond rounding.
 
+    See Also
+    --------
+    loss_lower_bound : Theorem 3.2, built on this approximation.
+    rankcore.select_rows : The row selection behind ``indices``.
+
     Notes
     -----
     ``errors`` are evaluated from ``M`` itself, independently of the
@@ -292,11 +297,6 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
     than restating its proof.  In floating point the inequality holds with
     ``eps`` replaced by ``eps + tau`` (``bounds_tol``); ``tau = 4 n 2**-52
     lambda_max`` is the size of the eigensolver's backward error.
-
-    See Also
-    --------
-    loss_lower_bound : Theorem 3.2, built on this approximation.
-    rankcore.select_rows : The row selection behind ``indices``.
 
     Examples
     --------
