@@ -228,6 +228,7 @@ class ModifiedMLP(nn.Module):
         _xavier_(self)
 
     def hidden_features(self, x):
+        """The last hidden layer's values (before ``features``) at inputs ``x``."""
         s = self.act
         u = s(self.encoder_u(x))
         v = s(self.encoder_v(x))
@@ -332,6 +333,7 @@ class PirateNet(nn.Module):
         _xavier_(self)
 
     def hidden_features(self, x):
+        """The last hidden layer's values (before ``features``) at inputs ``x``."""
         phi = self.embedding(x)
         u = self.act(self.encoder_u(phi))
         v = self.act(self.encoder_v(phi))

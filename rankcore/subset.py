@@ -158,6 +158,7 @@ class SubsetSelection:
 
     @property
     def meets_bound(self) -> bool:
+        """Whether ``sigma_min >= bound`` (up to a relative 1e-8 for rounding)."""
         return bool(self.sigma_min >= self.bound * (1.0 - 1e-8))
 
 

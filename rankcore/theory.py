@@ -127,6 +127,7 @@ class SubsetApproximation:
 
     @property
     def holds(self) -> bool:
+        """Whether every error is within its bound with the rounding allowance."""
         return bool(np.all(self.errors <= self.bounds_tol))
 
 
@@ -367,10 +368,12 @@ class LossLowerBound:
 
     @property
     def rank(self) -> int:
+        """The epsilon-rank ``r`` of the underlying :class:`SubsetApproximation`."""
         return self.approximation.rank
 
     @property
     def eps(self) -> float:
+        """The absolute threshold used (``eps * lambda_max`` if relative)."""
         return self.approximation.eps
 
 
