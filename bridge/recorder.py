@@ -58,6 +58,9 @@ def eps_tuple(eps):
     if not vals or not all(math.isfinite(e) and e > 0 for e in vals):
         raise ValueError(f"eps must be finite and > 0 (one or several values), got "
                          f"{eps!r}")
+    if len({metric_name("", e) for e in vals}) != len(vals):
+        raise ValueError(f"eps must not repeat a value (each names a logged metric), "
+                         f"got {vals}")
     return tuple(vals)
 
 

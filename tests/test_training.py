@@ -115,6 +115,8 @@ def test_log_only_recorder_writes_no_file(tmp_path):
         bridge.SnapshotRecorder(None, model, _quad(), eps=[1e-3, -1.0])
     with pytest.raises(TypeError, match="eps must be a positive number"):
         bridge.SnapshotRecorder(None, model, _quad(), eps="1e-3")
+    with pytest.raises(ValueError, match=r"eps must not repeat a value.*\[0.001, 0.001\]"):
+        bridge.SnapshotRecorder(None, model, _quad(), eps=[1e-3, 0.001])
 
 
 def _event_scalars(logdir):
