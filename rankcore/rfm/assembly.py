@@ -23,7 +23,7 @@ import numpy as np
 
 from . import lstsq as _ls
 
-__all__ = ["default_points", "mean_rows", "block_pairs", "scale_rows", "linear_rows", "continuity_rows",
+__all__ = ["default_points", "mean_rows", "block_pairs", "off_kinks", "scale_rows", "linear_rows", "continuity_rows",
            "stack", "equation_orders", "interior_grid_1d"]
 
 
@@ -70,6 +70,58 @@ def interior_grid_1d(lo, hi, n):
     return lo + (hi - lo) * (np.arange(1, n + 1) / (n + 1.0))
 
 
+# psi_b is only C^1: its second derivative jumps where a cell's local
+# coordinate is +-0.75 or +-1.25, i.e. at the fractions 1/8 and 7/8 of a cell.
+# A point there is evaluated by each cell from its own rounded coordinate, so
+# one cell may take the left limit and its neighbour the right one (or be left
+# out), and the row then asks for a jump that no smooth solution has.  Such
+# points are moved by _KINK_SHIFT cells (the rhs stays where it was).
+_KINK_TOL = 1e-11
+_KINK_SHIFT = 4e-11
+
+
+def off_kinks(basis, X):
+    """Return X with points on a psi_b kink moved off it, or X itself if none is.
+
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    X : ndarray, shape (N, d)
+
+    Returns
+    -------
+    ndarray, shape (N, d)
+        A copy where a coordinate within ``1e-11`` cells of a fraction 1/8
+        or 7/8 of a cell (where psi_b's second derivative jumps) is moved
+        ``4e-11`` cells up; ``X`` itself when no point is near one (or for
+        ``pou="a"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rankcore.rfm.basis import Basis
+    >>> b = Basis(np.array([[0.0, 1.0]]), (2,), 3, "b", "tanh", 1.0,
+    ...           np.random.default_rng(0))
+    >>> X = np.array([[0.0625], [0.3]])
+    >>> Y = off_kinks(b, X)
+    >>> bool(0.0625 < Y[0, 0] < 0.0625 + 1e-10), float(Y[1, 0])
+    (True, 0.3)
+    >>> Z = X[1:]
+    >>> off_kinks(b, Z) is Z
+    True
+    """
+    if basis.pou_code != 1 or X.shape[0] == 0:
+        return X
+    s = (X - basis.lo) / basis.h
+    frac = s - np.floor(s)
+    near = (np.abs(frac - 0.125) < _KINK_TOL) | (np.abs(frac - 0.875) < _KINK_TOL)
+    if not near.any():
+        return X
+    hi = basis.box[:, 1]
+    Xn = np.where(near, np.minimum(X + _KINK_SHIFT * basis.h, hi), X)
+    return np.ascontiguousarray(Xn)
+
+
 def block_pairs(basis, X, terms, m, sub=None):
     """Return the pairs of ``sum_k coef_k D^(alpha_k) u_(c_k)`` at X.
 
@@ -100,6 +152,10 @@ def block_pairs(basis, X, terms, m, sub=None):
     >>> vals.shape, bool(np.all(vals[:, :3] == 0))
     ((1, 6), True)
     """
+    if any(sum(a) == 2 for _, a, _ in terms):
+        Xk = off_kinks(basis, X)
+        if Xk is not X:
+            X, sub = Xk, None
     if sub is None:
         sub, _ = basis.touching(X)
     J = basis.features
