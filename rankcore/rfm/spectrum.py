@@ -78,10 +78,13 @@ def block_gram(rows, blocks, vals, weights):
     out = {}
     for i0, i1 in zip(np.concatenate([[0], cut]), np.concatenate([cut, [key.size]])):
         pi, qi = P[i0:i1], Q[i0:i1]
-        out[(int(b[pi[0]]), int(b[qi[0]]))] = V[pi].T @ V[qi]
-    for (n, m), M in list(out.items()):
-        if n == m:
+        n, m = int(b[pi[0]]), int(b[qi[0]])
+        if n == m:  # pi == qi: one symmetric product (syrk), exactly symmetric
+            A = V[pi]
+            M = A.T @ A
             out[(n, m)] = 0.5 * (M + M.T)
+        else:
+            out[(n, m)] = V[pi].T @ V[qi]
     return out
 
 
