@@ -291,7 +291,15 @@ def capture(model, points, layers=None, *, weights=None, features=False,
         with torch.no_grad():
             for s in range(0, N, batch_size):
                 values.clear()
-                model(pts[s:s + batch_size])
+                try:
+                    model(pts[s:s + batch_size])
+                except RuntimeError as exc:
+                    if s == 0 and "shape" in str(exc):
+                        raise ValueError(
+                            f"points must match the model's input: the forward pass on "
+                            f"points of shape {tuple(pts.shape)} (N, d) failed with "
+                            f"{exc}") from exc
+                    raise
                 for key in keys:
                     if key not in values:
                         raise RuntimeError(

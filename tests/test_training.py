@@ -403,3 +403,9 @@ def test_callback_second_fit_gets_a_new_recorder(tmp_path):
         pl.Trainer(max_steps=2, accelerator="cpu", devices=1, logger=False,
                    callbacks=[cb2], enable_progress_bar=False,
                    enable_model_summary=False).fit(module, loader)
+
+
+def test_report_on_a_domain_of_the_wrong_dimension_names_the_points():
+    model = bridge.MLP(2, 1, width=8, depth=2)
+    with pytest.raises(ValueError, match=r"points must match the model's input.*\(N, d\)"):
+        bridge.eps_rank_report(model, [(-1.0, 1.0)], eps=1e-3)
