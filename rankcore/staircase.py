@@ -94,7 +94,9 @@ class Staircase:
         would have if decreases ignored the rises); ``loss_decades``: total
         log10 decrease; ``n_loss_steps``, ``n_rank_rises``, ``n_pairs``,
         ``matched_loss_fraction`` (share of the loss steps' log10 decrease
-        in matched steps) and ``median_lag`` (NaN without pairs).
+        in matched steps), ``median_lag`` (NaN without pairs) and
+        ``n_dropped``: samples left out for a loss that is NaN, infinite or
+        <= 0 (a diverged run, or the NaN loss of a final snapshot).
     """
 
     def __init__(self, **fields):
@@ -308,6 +310,7 @@ def staircase(run, eps, layer=None, *, relative=False, min_drop=0.1, rate_factor
     tolerance = check_positive_int(tolerance, "tolerance", minimum=0)
     steps, loss, rank = _inputs(run, eps, layer, relative)
     keep = np.isfinite(loss) & (loss > 0)
+    n_dropped = int(keep.size - np.count_nonzero(keep))
     steps, loss, rank = steps[keep].astype(np.int64), loss[keep], rank[keep].astype(np.int64)
     if steps.size < 3:
         raise ValueError(f"staircase needs at least 3 snapshots with a finite positive "
@@ -377,6 +380,7 @@ def staircase(run, eps, layer=None, *, relative=False, min_drop=0.1, rate_factor
         "n_pairs": len(pairs),
         "matched_loss_fraction": float(matched / sum(drops)) if drops else math.nan,
         "median_lag": float(np.median([p.lag for p in pairs])) if pairs else math.nan,
+        "n_dropped": n_dropped,
     }
     for a in (steps, loss, logm, rk):
         a.setflags(write=False)

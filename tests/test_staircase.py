@@ -196,3 +196,13 @@ def test_bad_inputs():
         staircase([1, 2], 1e-3)
     with pytest.raises(TypeError, match="run\\[2\\] must be spectra"):
         staircase((s, np.ones(5), np.ones(5)), 1e-3)
+
+
+def test_dropped_samples_are_counted():
+    steps, loss, rank = _synthetic(spikes=False, blips=False)
+    loss = loss.copy()
+    loss[[10, 11, 50]] = [np.nan, np.inf, 0.0]
+    s = staircase((steps, loss, rank), 1e-3)
+    assert s.stats["n_dropped"] == 3 and s.steps.size == steps.size - 3
+    clean = _synthetic(spikes=False, blips=False)
+    assert staircase(clean, 1e-3).stats["n_dropped"] == 0
