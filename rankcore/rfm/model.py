@@ -41,7 +41,7 @@ FLOOR_WARN = 1e-8
 _CHUNK = 8192
 # Default scale R per dimension of the box, chosen by bench/rfm_defaults.py
 # (the table is in docs/rfm.md).
-DEFAULT_SCALE = {1: 2.0, 2: 0.5, 3: 0.5}
+DEFAULT_SCALE = {1: 2.0, 2: 0.5, 3: 0.3}
 
 
 class IllConditionedWarning(RuntimeWarning):
