@@ -186,10 +186,8 @@ def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef
     pd1 = np.empty(d)
     pd2 = np.empty(d)
     inv_r = np.empty(d)
-    P0 = np.empty(K)
-    Pa = np.empty(K)
-    Pb = np.empty(K)
-    Pab = np.empty(K)
+    g = np.empty(d)        # coefficient of sigma' per weight component
+    H = np.empty((d, d))   # coefficient of sigma'' per pair of components
     for p in range(N):
         for s_ in range(S):
             n = sub[p, s_]
@@ -205,7 +203,13 @@ def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef
                 pv[i] = v
                 pd1[i] = a1 * inv_r[i]
                 pd2[i] = a2 * inv_r[i] * inv_r[i]
-            # the partition function and its partials, times the coefficient
+            # collect the terms into c0 sigma + (g . w) sigma' + (w^T H w) sigma''
+            # (w = k_nj, so that the loop over features has no branches)
+            c0 = 0.0
+            for i in range(d):
+                g[i] = 0.0
+                for i2 in range(d):
+                    H[i, i2] = 0.0
             for k in range(K):
                 a = ax1[k]
                 b = ax2[k]
@@ -224,29 +228,28 @@ def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef
                         pab *= pd1[i]
                     else:
                         pab *= pv[i]
-                P0[k] = c * p0
-                Pa[k] = c * pa
-                Pb[k] = c * pb
-                Pab[k] = c * pab
+                if a < 0:
+                    c0 += c * p0
+                elif b < 0:
+                    c0 += c * pa
+                    g[a] += c * p0 * inv_r[a]
+                else:
+                    c0 += c * pab
+                    g[b] += c * pa * inv_r[b]
+                    g[a] += c * pb * inv_r[a]
+                    H[a, b] += c * p0 * inv_r[a] * inv_r[b]
             for j in range(J):
                 z = B[n, j]
+                c1 = 0.0
+                c2 = 0.0
                 for i in range(d):
-                    z += W[n, j, i] * t[i]
+                    w = W[n, j, i]
+                    z += w * t[i]
+                    c1 += g[i] * w
+                    for i2 in range(d):
+                        c2 += H[i, i2] * w * W[n, j, i2]
                 f0, f1, f2 = _act(z, act)
-                acc = 0.0
-                for k in range(K):
-                    a = ax1[k]
-                    b = ax2[k]
-                    if a < 0:
-                        acc += P0[k] * f0
-                    elif b < 0:
-                        acc += Pa[k] * f0 + P0[k] * f1 * (W[n, j, a] * inv_r[a])
-                    else:
-                        ka = W[n, j, a] * inv_r[a]
-                        kb = W[n, j, b] * inv_r[b]
-                        acc += (Pab[k] * f0 + (Pa[k] * kb + Pb[k] * ka) * f1
-                                + P0[k] * ka * kb * f2)
-                out[p, s_, j] = acc
+                out[p, s_, j] = c0 * f0 + c1 * f1 + c2 * f2
     return out
 
 
