@@ -253,6 +253,20 @@ def test_poisson_9x9_cells_at_the_default_15_points_per_cell():
     assert err[15] < 2 * err[14] < 2e-2
 
 
+def test_poisson_3d_small_cells_default_points():
+    # 5 points per cell and dimension (the old default for 60 features) gave
+    # relative error 0.44 with residual 5e-4: the cells' overlaps were too
+    # thinly sampled; 6 points give 4.0e-3 (60 features per 3-D cell is a
+    # small basis)
+    u = lambda x: np.sin(PI * x[:, 0]) * np.sin(PI * x[:, 1]) * np.sin(PI * x[:, 2])  # noqa: E731
+    box = [(0.0, 1.0)] * 3
+    m = RFM(box, subdomains=3, features=60, random_state=0)
+    m.fit_poisson(lambda x: 3 * PI ** 2 * u(x), u)
+    assert m.n_equations_ >= 27 * 6 ** 3
+    X = grid(box, 15)
+    assert rel(m.predict(X), u(X)) < 2e-2
+
+
 def test_poisson_3d_small():
     u = lambda x: np.sin(PI * x[:, 0]) * np.sin(PI * x[:, 1]) * np.sin(PI * x[:, 2])  # noqa: E731
     f = lambda x: 3 * PI ** 2 * u(x)  # noqa: E731

@@ -452,8 +452,8 @@ class RFM:
             Vectorised: ``f(X)`` with X (N, d) returns (N,) or (N, 1).
         quadrature : rankcore.Quadrature, optional
             Default: composite Gauss-Legendre with the subdomain cells and
-            ``ceil((2 * features) ** (1/d))`` (at least 4) nodes per cell per
-            dimension, i.e. about twice as many points as unknowns per cell.
+            ``ceil((2 * features) ** (1/d))`` (at least 4; 6 in 3-D) nodes per
+            cell per dimension, i.e. about twice as many points as unknowns per cell.
 
         Returns
         -------
@@ -590,8 +590,8 @@ class RFM:
             ``points * subdomains`` interior points per dimension (end points
             excluded), and on each face of the box a grid with the same
             counts including its edges.  Default ``ceil((2 * features) **
-            (1/d))`` (at least 4), about twice as many equations as unknowns
-            per cell.  A pair of arrays gives the points explicitly.
+            (1/d))`` (at least 4; at least 6 in 3-D), about twice as many
+            equations as unknowns per cell.  A pair of arrays gives the points explicitly.
 
         Returns
         -------
@@ -618,7 +618,7 @@ class RFM:
             As for :meth:`fit_poisson`: points per subdomain per dimension
             (int or one per dimension), a pair of arrays (returned as
             arrays), or None for the default ``max(4, ceil((2 * features)
-            ** (1/d)))``.
+            ** (1/d)))`` (at least 6 in 3-D).
 
         Returns
         -------
