@@ -454,6 +454,34 @@ def test_poisson_3d_default_scale_reaches_1e_6():
     assert rel(m.predict(X), u(X)) < 1e-6  # measured 1.3e-8 (5.2e-8 at R = 0.5)
 
 
+def test_fit_nonlinear_init_callable_or_model():
+    """u^2 = 1: the Jacobian 2u is singular at the zero start, so only init converges."""
+    x = np.linspace(0, 1, 50)[:, None]
+    eq = [(x, lambda X, D: D[(0,)] ** 2 - 1.0, [(0,)])]
+    zero = RFM([(0.0, 1.0)], 2, 20, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        zero.fit_nonlinear(eq)
+    assert not hasattr(zero, "coef_")
+    up = RFM([(0.0, 1.0)], 2, 20, random_state=0).fit_nonlinear(eq, init=lambda X: 0.5 + 0 * X[:, 0])
+    assert np.abs(up.predict(x) - 1).max() < 1e-10 and up.n_iter_ <= 10  # measured 5e-13, 6
+    down = RFM([(0.0, 1.0)], 2, 20, random_state=0).fit_nonlinear(
+        eq, init=lambda X: (-2 + 0.1 * X[:, 0])[:, None])
+    assert np.abs(down.predict(x) + 1).max() < 1e-10
+    # a fitted model of the same basis starts where it ended: one step
+    again = RFM([(0.0, 1.0)], 2, 20, random_state=0).fit_nonlinear(eq, init=up)
+    assert again.n_iter_ == 1 and np.abs(again.predict(x) - 1).max() < 1e-10
+    assert up.fit_nonlinear(eq, init=up).n_iter_ == 1
+    other = RFM([(0.0, 1.0)], 2, 20, random_state=1).fit(x, x[:, 0])
+    for bad, exc, match in [(other, ValueError, "same basis"),
+                            (RFM([(0.0, 1.0)], 2, 20), ValueError, "fitted RFM"),
+                            (3.0, TypeError, "init must be None"),
+                            (lambda X: np.ones(3), ValueError, r"init\(X\) must return shape \(50,\)")]:
+        m = RFM([(0.0, 1.0)], 2, 20, random_state=0)
+        with pytest.raises(exc, match=match):
+            m.fit_nonlinear(eq, init=bad)
+        assert not hasattr(m, "coef_")
+
+
 def test_fit_nonlinear_takes_mean_conditions():
     """A pure Neumann problem through fit_nonlinear: the mean fixes the constant."""
     u = lambda X: c(2 * PI * X[:, 0]) + X[:, 0] ** 2  # noqa: E731 (mean 1/3)

@@ -480,8 +480,7 @@ class RFM:
         y = callable_values(f, X, "f")
         return self._fit_values(X, [y], np.sqrt(w))
 
-    def _fit_values(self, X, ys, row_weight):
-        t0 = time.perf_counter()
+    def _value_systems(self, X, ys, row_weight):
         zero = (0,) * self.dim_
         one = np.ones(X.shape[0])
         systems = [_as.linear_rows(self.basis_, LinearBlock(X, [(c, zero, one)], y, 1.0, c),
@@ -490,7 +489,21 @@ class RFM:
         orders = np.full((self.n_components_, self.dim_), 2)
         systems += _as.continuity_rows(self.basis_, orders, self.n_components_,
                                        self._default_points())
-        return self._solve(systems, t0, X)
+        return systems
+
+    def _fit_values(self, X, ys, row_weight):
+        t0 = time.perf_counter()
+        return self._solve(self._value_systems(X, ys, row_weight), t0, X)
+
+    def _project_values(self, X, ys):
+        """Least-squares coefficients of the values ys (columns: components) at X."""
+        rows, blocks, vals, rhs, n_rows = _as.stack(self._value_systems(X, ys.T, None))
+        coef, _, _ = _ls.solve_system(rows, blocks, vals, rhs, n_rows, self.n_subdomains_,
+                                      self.solver, coords=self.basis_.cell_index)
+        if not np.all(np.isfinite(coef)):
+            raise FloatingPointError("fitting init to the basis produced non-finite "
+                                     "coefficients; pass a smoother init or fewer features")
+        return coef
 
     @_atomic
     def fit_linear(self, equations, mean=None):
@@ -662,7 +675,7 @@ class RFM:
         return np.ascontiguousarray(Xi), np.ascontiguousarray(np.concatenate(faces))
 
     def fit_nonlinear(self, equations, max_iter=30, tol=1e-8, jacobian="auto",
-                      mean=None):
+                      mean=None, init=None):
         """Solve nonlinear equations by Gauss-Newton with line search and LM damping.
 
         Parameters
@@ -694,6 +707,14 @@ class RFM:
             residual is needed: no user derivative.
         mean : dict, optional
             ``{component: value}`` mean conditions, as for :meth:`fit_linear`.
+        init : RFM or callable, optional
+            The starting guess (default: the zero function).  A fitted
+            :class:`RFM` with the same basis (same box, subdomains,
+            features, pou, activation, scale and random_state: its
+            coefficients are the start), or a callable ``u0(X)`` returning
+            (N,) values (N, m) for ``components=m``, fitted to the basis by
+            least squares at the equation points first.  Needed where the
+            Jacobian is singular at zero (e.g. ``u^2 = 1``).
 
         Returns
         -------
@@ -736,7 +757,8 @@ class RFM:
                                       self._check_points, nonlinear=True)
             means = self._check_mean(mean)
             t0 = time.perf_counter()
-            res = gauss_newton(self, blocks, max_iter, tol, jacobian, means)
+            coef0 = self._initial_coef(init, saved, blocks)
+            res = gauss_newton(self, blocks, max_iter, tol, jacobian, means, coef0=coef0)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -758,6 +780,45 @@ class RFM:
         self._store(res.coef, res.cond, res.solver, res.n_rows, res.residual,
                     t0, res.t_solve, np.concatenate([b.X for b in blocks]))
         return self
+
+    def _initial_coef(self, init, saved, blocks):
+        """The starting coefficients of fit_nonlinear (None: zero)."""
+        if init is None:
+            return None
+        shape = (self.n_subdomains_, self.n_components_ * self.basis_.features)
+        if isinstance(init, RFM):
+            # self's attributes before this call if init is self
+            attrs = saved if init is self else init.__dict__
+            if "coef_" not in attrs or "slab_models_" in attrs:
+                raise ValueError("init must be a fitted RFM (not slab-fitted) or a callable "
+                                 f"u0(X), got an unfitted or slab-fitted {type(init).__name__}")
+            same = (np.shape(attrs["coef_"]) == shape
+                    and np.array_equal(attrs["weights_"], self.weights_)
+                    and np.array_equal(attrs["biases_"], self.biases_)
+                    and attrs["basis_"].pou_code == self.basis_.pou_code
+                    and attrs["basis_"].act_code == self.basis_.act_code)
+            if not same:
+                raise ValueError(
+                    "init must be an RFM with the same basis as this model (same box, "
+                    "subdomains, features, pou, activation, scale and random_state); got "
+                    f"coefficients of shape {np.shape(attrs['coef_'])} for {shape} or "
+                    "different random features")
+            return np.array(attrs["coef_"], dtype=np.float64).reshape(shape)
+        if not callable(init):
+            raise TypeError(f"init must be None, a fitted RFM or a callable u0(X), got "
+                            f"{describe(init)}")
+        X = np.concatenate([b.X for b in blocks])
+        m = self.n_components_
+        vals = init(X)
+        arr = as_array(vals, "init(X)", ndim=(1, 2))
+        if m == 1 and arr.shape == (X.shape[0], 1):
+            arr = arr[:, 0]
+        want = (X.shape[0],) if m == 1 else (X.shape[0], m)
+        if arr.shape != want:
+            raise ValueError(f"init(X) must return shape {want} at the {X.shape[0]} "
+                             f"equation points, got {describe(arr)}")
+        ys = arr.reshape(X.shape[0], -1)
+        return self._project_values(X, ys).reshape(shape)
 
     @_atomic
     def fit_time_slabs(self, equations, slabs):

@@ -190,7 +190,7 @@ def residual_partials(block, D, mode):
     return P, "complex"
 
 
-def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
+def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None):
     """Run the Gauss-Newton iteration for a model whose basis is drawn.
 
     Parameters
@@ -203,6 +203,8 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
     jacobian : {"auto", "complex", "fd"}
     means : dict, optional
         ``{component: value}`` mean conditions (linear rows).
+    coef0 : ndarray, shape (n_subdomains, m * J), optional
+        Starting coefficients (default zero).
 
     Returns
     -------
@@ -251,7 +253,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None):
             total += float(np.sum((scales[bi] * F) ** 2))
         return total
 
-    coef = np.zeros((nb, m * J))
+    coef = np.zeros((nb, m * J)) if coef0 is None else np.array(coef0, dtype=np.float64)
     history = []
     lam = 0.0
     modes = [jacobian] * len(nl)
