@@ -373,6 +373,33 @@ def test_banded_dense_lsmr_agree(pou):
     np.testing.assert_allclose(preds["lsmr"], preds["dense"], atol=1e-6)
 
 
+def test_auto_picks_multifrontal_from_36_cells():
+    # bench/rfm_scale.py --section solvers: multifrontal 1.2 CPU s against
+    # banded 1.7 at 6x6 cells x 100 features, 15.5 against 60.0 at 14x14
+    u = lambda x: np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
+    f = lambda x: 8 * PI ** 2 * u(x)  # noqa: E731
+    X = grid(BOX2, 40)
+    fits = {}
+    for sub in (5, 6):
+        m = RFM(BOX2, subdomains=sub, features=60, random_state=0).fit_poisson(f, u, points=11)
+        fits[sub] = m
+        assert rel(m.predict(X), u(X)) < 1e-4  # measured 7e-6 (5x5), 3e-6 (6x6)
+    assert fits[5].solver_ == "banded" and fits[6].solver_ == "multifrontal"
+    ref = RFM(BOX2, subdomains=6, features=60, random_state=0, solver="banded")
+    ref.fit_poisson(f, u, points=11)
+    assert abs(rel(ref.predict(X), u(X)) - rel(fits[6].predict(X), u(X))) < 1e-6
+    # too few rows per cell: multifrontal would have no pivots, auto goes dense
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllConditionedWarning)
+        few = RFM(BOX2, subdomains=6, features=30, random_state=0).fit_poisson(f, u, points=3)
+    assert few.solver_ == "dense" and np.all(np.abs(few.coef_) < 1e8)
+    # a mean row couples every cell: auto goes banded
+    x = grid(BOX2, 66)
+    m = RFM(BOX2, subdomains=6, features=20, random_state=0).fit_linear(
+        [(x, {(0, 0): 1.0}, u)], mean={0: 0.0})
+    assert m.solver_ == "banded"
+
+
 def test_auto_falls_back_to_dense_when_a_block_is_underdetermined():
     X = np.linspace(0, 1, 30)[:, None]
     m = RFM((0.0, 1.0), 2, 40, random_state=0)
