@@ -364,6 +364,12 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
     pstart = np.searchsorted(pair_key[porder], np.arange(n_blocks + 1))
     rorder = np.argsort(rmin, kind="stable")
     rstart = np.searchsorted(rmin[rorder], np.arange(n_blocks + 1))
+    # rows that touch one block only ("private" rows, inside a cell away from
+    # its overlaps) are reduced to their (J + 1)-row triangle first: their
+    # Householder updates then never run over the other blocks' columns
+    rmax = np.full(n_rows, -1, np.int64)
+    np.maximum.at(rmax, rows, blocks)
+    private = rmax <= rmin
 
     pieces = [[] for _ in range(n_blocks)]  # by smallest block: (cols, F)
     factors = []
@@ -381,18 +387,40 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
             raise UnderdeterminedBlock(
                 f"block {n} is coupled to {m} rows but has {J} unknowns")
         width = len(U) * J
+        own = private[new_rows]
+        head = None
+        if len(U) > 1 and np.count_nonzero(own) > 2 * (J + 1):
+            # block n is U[0]: its private rows only fill columns 0..J-1
+            pr = new_rows[own]
+            pin = private[rows[psel]]
+            local = np.empty(n_rows, np.int64)
+            local[pr] = np.arange(pr.size)
+            head = np.zeros((pr.size, J + 1), order="F")
+            scatter_dense(head, local[rows[psel[pin]]], np.zeros(int(pin.sum()), np.int64),
+                          vals[psel[pin]])
+            head[:, -1] = rhs[pr]
+            head, _, _, info = lapack.dgeqrf(head, overwrite_a=1,
+                                             lwork=max(1, 64 * (J + 1)))
+            head = np.triu(head[:J + 1])
+            new_rows, psel = new_rows[~own], psel[~pin]
+            m = head.shape[0] + new_rows.size + sum(P.shape[0] for _, P in pieces[n])
         F = np.zeros((m, width + 1), order="F")
+        top = 0  # rows above the new ones: the private rows' triangle
+        if head is not None:
+            top = head.shape[0]
+            F[:top, :J] = head[:, :J]
+            F[:top, -1] = head[:, -1]
         # new rows
         local = np.empty(n_rows, np.int64)
-        local[new_rows] = np.arange(new_rows.size)
+        local[new_rows] = top + np.arange(new_rows.size)
         posarr = np.array([pos.get(b, 0) for b in range(n_blocks)], np.int64) \
             if n_blocks <= 4096 else None
         pb = blocks[psel]
         cpos = (posarr[pb] if posarr is not None
                 else np.array([pos[b] for b in pb.tolist()], np.int64)) * J
         scatter_dense(F, local[rows[psel]], cpos, vals[psel])
-        F[:new_rows.size, -1] = rhs[new_rows]
-        r0 = new_rows.size
+        F[top:top + new_rows.size, -1] = rhs[new_rows]
+        r0 = top + new_rows.size
         for pc, P in pieces[n]:
             r1 = r0 + P.shape[0]
             for k, b in enumerate(pc):
