@@ -2,6 +2,11 @@
 
     OPENBLAS_NUM_THREADS=1 python bench/rfm_defaults_3d.py            # about 10 min on a loaded machine
     OPENBLAS_NUM_THREADS=1 python bench/rfm_defaults_3d.py --quick    # the 1-cell and 2x2x2 rows only
+    OPENBLAS_NUM_THREADS=1 nice -n 5 python bench/rfm_defaults_3d.py --big  # 4x4x4 x 480 only
+
+``--big`` is one run at scale: 4x4x4 cells x 480 features (30 720 unknowns),
+all defaults (scale, points, solver), target ``k1``; it prints the error,
+the wall and CPU time of the fit and the peak resident memory of the process.
 
 ``fit_poisson`` on the unit cube with the default collocation points, for
 the scales R in SCALES, on three bases of at most 1e4 unknowns (one cell x
@@ -59,7 +64,10 @@ def target(name):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--big", action="store_true")
     args = ap.parse_args()
+    if args.big:
+        return big()
     print(f"# bench/rfm_defaults_3d.py  loadavg {os.getloadavg()}  "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}  "
           f"DEFAULT_SCALE[3]={DEFAULT_SCALE[3]:g}")
@@ -84,6 +92,24 @@ def main():
             dt = (time.perf_counter() - t0) / len(SCALES)
             print(f"{sub:>4}^3 {J:>5} {m.n_unknowns_:>8} {name:>3} " + " ".join(cols)
                   + f" {dt:>6.1f}", flush=True)
+    print(f"# end loadavg {os.getloadavg()}")
+
+
+def big():
+    import resource
+    print(f"# bench/rfm_defaults_3d.py --big  loadavg {os.getloadavg()}  "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    u, f = target("k1")
+    c0, t0 = time.process_time(), time.perf_counter()
+    m = RFM([(0.0, 1.0)] * 3, 4, 480, random_state=0).fit_poisson(f, u)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    X = np.random.default_rng(12345).uniform(0, 1, (20000, 3))
+    err = np.linalg.norm(m.predict(X) - u(X)) / np.linalg.norm(u(X))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(f"{'cells':>6} {'J':>4} {'R':>4} {'unknowns':>8} {'equations':>9} {'solver':>12} "
+          f"{'rel L2':>8} {'wall s':>7} {'cpu s':>7} {'peak GB':>7}")
+    print(f"{'4^3':>6} {480:>4} {m.scale_:>4g} {m.n_unknowns_:>8} {m.n_equations_:>9} "
+          f"{m.solver_:>12} {err:>8.1e} {wall:>7.0f} {cpu:>7.0f} {peak:>7.2f}")
     print(f"# end loadavg {os.getloadavg()}")
 
 
