@@ -177,6 +177,13 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             f"cells (grid coordinates differing by at most 1), but row "
             f"{int(rows[p])} couples cells at {coords[blocks[rows == rows[p]]].tolist()}; "
             "use solver='banded'")
+    # rows touching one cell only (inside it, away from the overlaps) are
+    # reduced per cell to their (J + 1)-row triangle before the front's QR
+    rmax = np.full(n_rows, -1, np.int64)
+    np.maximum.at(rmax, rows, blocks)
+    rmin = np.full(n_rows, n_blocks, np.int64)
+    np.minimum.at(rmin, rows, blocks)
+    private = rmax == rmin
     porder = np.argsort(pair_node, kind="stable")
     pstart = np.searchsorted(pair_node[porder], np.arange(n_nodes + 1))
     rorder = np.argsort(row_node, kind="stable")
@@ -199,12 +206,20 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         colpos[cols] = np.arange(cols.size)
         kp = piv.size * J
         width = cols.size * J
-        m = own.size + sum(C.shape[0] for _, C in contrib[v])
+        own, psel, heads = _private_triangles(own, psel, rows, blocks, vals, rhs,
+                                              private, rmin, local, J)
+        top = sum(H.shape[0] for _, H in heads)
+        m = top + own.size + sum(C.shape[0] for _, C in contrib[v])
         F = np.zeros((max(m, kp), width + 1), order="F")
-        local[own] = np.arange(own.size)
+        r0 = 0
+        for b, H in heads:
+            F[r0:r0 + H.shape[0], colpos[b] * J:(colpos[b] + 1) * J] = H[:, :J]
+            F[r0:r0 + H.shape[0], -1] = H[:, -1]
+            r0 += H.shape[0]
+        local[own] = top + np.arange(own.size)
         scatter_dense(F, local[rows[psel]], colpos[blocks[psel]] * J, vals[psel])
-        F[:own.size, -1] = rhs[own]
-        r0 = own.size
+        F[top:top + own.size, -1] = rhs[own]
+        r0 = top + own.size
         for cb, C in contrib[v]:
             r1 = r0 + C.shape[0]
             for j, b in enumerate(cb.tolist()):
@@ -249,6 +264,37 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             y = y - S @ x[other].ravel()
         x[piv] = sla.solve_triangular(R, y, check_finite=False).reshape(piv.size, J)
     return x, _cond(factors, n_blocks, J)
+
+
+def _private_triangles(own, psel, rows, blocks, vals, rhs, private, cell, local, J):
+    """Householder-reduce each cell's private rows to a (J + 1)-row triangle.
+
+    Returns the remaining rows and pairs and a list of ``(cell, triangle)``
+    with the right-hand side in the triangle's last column.  Cells with at
+    most ``2 (J + 1)`` private rows are left as they are.
+    """
+    po = own[private[own]]
+    if po.size <= 2 * (J + 1):
+        return own, psel, []
+    heads = []
+    done = []
+    cells, counts = np.unique(cell[po], return_counts=True)
+    pp = psel[private[rows[psel]]]
+    for b in cells[counts > 2 * (J + 1)].tolist():
+        pr = po[cell[po] == b]
+        sel = pp[blocks[pp] == b]
+        local[pr] = np.arange(pr.size)
+        H = np.zeros((pr.size, J + 1), order="F")
+        scatter_dense(H, local[rows[sel]], np.zeros(sel.size, np.int64), vals[sel])
+        H[:, -1] = rhs[pr]
+        H, _, _, info = lapack.dgeqrf(H, overwrite_a=1, lwork=max(1, 64 * (J + 1)))
+        heads.append((b, np.triu(H[:J + 1])))
+        done.append(pr)
+    if not heads:
+        return own, psel, []
+    gone = np.zeros(local.size, bool)
+    gone[np.concatenate(done)] = True
+    return own[~gone[own]], psel[~gone[rows[psel]]], heads
 
 
 def _cond(factors, n_blocks, J):
