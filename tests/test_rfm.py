@@ -575,3 +575,16 @@ def test_kernel_matches_the_loop_reference(d, pou, activation):
     want = naive.rfm_evaluate_terms(X, sub, b.centers, b.radii, b.weights, b.biases,
                                     b.clamp, activations.get(activation), pou, alphas, coef)
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11 * np.abs(want).max())
+
+
+def test_explicit_multifrontal_with_too_few_rows_per_cell_goes_dense_and_says_so():
+    # 6x6 cells x 30 features at 3 points per cell gave coefficients ~1e128
+    # with solver="multifrontal" and no error.
+    u = lambda x: np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
+    f = lambda x: 8 * PI ** 2 * u(x)  # noqa: E731
+    m = RFM(BOX2, subdomains=6, features=30, random_state=0, solver="multifrontal")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IllConditionedWarning)
+        with pytest.warns(RuntimeWarning, match="multifrontal QR needs more"):
+            m.fit_poisson(f, u, points=3)
+    assert m.solver_ == "dense" and np.all(np.abs(m.coef_) < 1e8)

@@ -297,6 +297,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
             return x, float(cond), "multifrontal"
         except ValueError:  # a row coupling distant cells (mean=): banded below
             pass
+    if used == "multifrontal" and np.bincount(blocks, minlength=n_blocks).min() < J:
+        # A cell with fewer rows than unknowns leaves the fronts without
+        # pivots (garbage, not an error): as banded, fall back to dense.
+        warn("a subdomain has fewer equations than features; the multifrontal QR "
+             "needs more, using the dense solver", RuntimeWarning)
+        used = "dense"
     if used == "banded":
         try:
             x, cond = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks)
