@@ -229,6 +229,16 @@ class RFM:
                 f"method (fit, fit_function, fit_poisson, fit_linear, ...) "
                 f"before {method}")
 
+    def _quadrature_nodes(self, quadrature):
+        """Validated ``(points, weights)`` of a quadrature rule on the domain."""
+        pts = getattr(quadrature, "points", None)
+        w = getattr(quadrature, "weights", None)
+        if pts is None or w is None:
+            raise TypeError("quadrature must be a rankcore.Quadrature (points, "
+                            f"weights), got {describe(quadrature)}")
+        X = self._check_points(pts, "quadrature.points")
+        return X, check_weights(w, "quadrature.weights", X.shape[0])
+
     def _check_points(self, X, name="X"):
         X = as_array(X, name, ndim=(1, 2))
         d = self.dim_
@@ -360,13 +370,7 @@ class RFM:
                 from ..quadrature import composite_gauss_legendre
                 quadrature = composite_gauss_legendre(self.box_, self.subdomains_,
                                                       self._default_points())
-        pts = getattr(quadrature, "points", None)
-        w = getattr(quadrature, "weights", None)
-        if pts is None or w is None:
-            raise TypeError("quadrature must be a rankcore.Quadrature (points, "
-                            f"weights), got {describe(quadrature)}")
-        X = self._check_points(pts, "quadrature.points")
-        w = check_weights(w, "quadrature.weights", X.shape[0])
+        X, w = self._quadrature_nodes(quadrature)
         return basis_eps_rank(self.basis_, X, w, e, relative=relative)
 
     def predict(self, X, derivative=None, component=None):
@@ -470,13 +474,7 @@ class RFM:
             from ..quadrature import composite_gauss_legendre
             quadrature = composite_gauss_legendre(self.box_, self.subdomains_,
                                                   self._default_points())
-        pts = getattr(quadrature, "points", None)
-        w = getattr(quadrature, "weights", None)
-        if pts is None or w is None:
-            raise TypeError("quadrature must be a rankcore.Quadrature (points, "
-                            f"weights), got {describe(quadrature)}")
-        X = self._check_points(pts, "quadrature.points")
-        w = check_weights(w, "quadrature.weights", X.shape[0])
+        X, w = self._quadrature_nodes(quadrature)
         y = callable_values(f, X, "f")
         return self._fit_values(X, [y], np.sqrt(w))
 
