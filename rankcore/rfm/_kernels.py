@@ -14,7 +14,7 @@ product of 1-D factors ``psi(t_i)``.  Codes:
 * pou: 0 = psi_a (indicator of [-1, 1]), 1 = psi_b (smooth overlap of
   width r/4 on each side of the cell, see ``_psi_b``);
 * a derivative of order <= 2 is a pair of axes ``(ax1, ax2)``, -1 for none
-  (see ``evaluate_terms``).
+  (see ``evaluate_pairs``).
 
 ``clamp[n, i, 0]`` (``clamp[n, i, 1]``) marks that subdomain ``n`` touches
 the low (high) face of the box in coordinate ``i``; psi_b is then held at 1
@@ -164,23 +164,23 @@ def _act(z, act):
 
 
 @njit(cache=True)
-def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef):
-    """``sum_k coef[k, p] * D^(alpha_k) (psi_n phi_nj)(x_p)`` for every slot.
+def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef,
+                   out, col0):
+    """``sum_k coef[k, p] * D^(alpha_k) (psi_n phi_nj)(x_p)`` for every pair.
 
-    Term ``k`` is a derivative of total order <= 2 given by two axes:
-    ``ax1[k] = ax2[k] = -1`` is the value, ``ax1[k] = a, ax2[k] = -1`` is
-    d/dx_a, and ``ax1[k] = a, ax2[k] = b`` is d^2/(dx_a dx_b) (``a == b``
-    for a pure second derivative).  ``coef`` is (K, N).  The product rule
+    Pair ``q`` is point ``prow[q]`` and cell ``pcell[q]``; its ``J`` values
+    go to ``out[q, col0:col0 + J]`` (overwritten).  Term ``k`` is a
+    derivative of total order <= 2 given by two axes: ``ax1[k] = ax2[k] =
+    -1`` is the value, ``ax1[k] = a, ax2[k] = -1`` is d/dx_a, and ``ax1[k] =
+    a, ax2[k] = b`` is d^2/(dx_a dx_b) (``a == b`` for a pure second
+    derivative).  ``coef`` is (K, N), indexed by point.  The product rule
     ``D_ab(psi phi) = psi_ab phi + psi_a phi_b + psi_b phi_a + psi phi_ab``
-    is used with the chain-rule factor ``1/r_n`` per derivative.  ``sub`` is
-    (N, S) int64 with -1 padding.  Returns (N, S, J) float64 with zeros in
-    padded slots.
+    is used with the chain-rule factor ``1/r_n`` per derivative.
     """
-    N, d = X.shape
-    S = sub.shape[1]
+    P = prow.shape[0]
+    d = X.shape[1]
     J = W.shape[1]
     K = ax1.shape[0]
-    out = np.zeros((N, S, J))
     t = np.empty(d)
     pv = np.empty(d)
     pd1 = np.empty(d)
@@ -188,68 +188,100 @@ def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef
     inv_r = np.empty(d)
     g = np.empty(d)        # coefficient of sigma' per weight component
     H = np.empty((d, d))   # coefficient of sigma'' per pair of components
+    for q in range(P):
+        p = prow[q]
+        n = pcell[q]
+        for i in range(d):
+            inv_r[i] = 1.0 / radii[n, i]
+            t[i] = (X[p, i] - centers[n, i]) * inv_r[i]
+            if pou == 1:
+                v, a1, a2 = _psi_b(t[i], clamp[n, i, 0], clamp[n, i, 1])
+            else:
+                v, a1, a2 = 1.0, 0.0, 0.0
+            pv[i] = v
+            pd1[i] = a1 * inv_r[i]
+            pd2[i] = a2 * inv_r[i] * inv_r[i]
+        # collect the terms into c0 sigma + (g . w) sigma' + (w^T H w) sigma''
+        # (w = k_nj, so that the loop over features has no branches)
+        c0 = 0.0
+        for i in range(d):
+            g[i] = 0.0
+            for i2 in range(d):
+                H[i, i2] = 0.0
+        for k in range(K):
+            a = ax1[k]
+            b = ax2[k]
+            c = coef[k, p]
+            p0 = 1.0
+            pa = 1.0
+            pb = 1.0
+            pab = 1.0
+            for i in range(d):
+                p0 *= pv[i]
+                pa *= pd1[i] if i == a else pv[i]
+                pb *= pd1[i] if i == b else pv[i]
+                if i == a and i == b:
+                    pab *= pd2[i]
+                elif i == a or i == b:
+                    pab *= pd1[i]
+                else:
+                    pab *= pv[i]
+            if a < 0:
+                c0 += c * p0
+            elif b < 0:
+                c0 += c * pa
+                g[a] += c * p0 * inv_r[a]
+            else:
+                c0 += c * pab
+                g[b] += c * pa * inv_r[b]
+                g[a] += c * pb * inv_r[a]
+                H[a, b] += c * p0 * inv_r[a] * inv_r[b]
+        for j in range(J):
+            z = B[n, j]
+            c1 = 0.0
+            c2 = 0.0
+            for i in range(d):
+                w = W[n, j, i]
+                z += w * t[i]
+                c1 += g[i] * w
+                for i2 in range(d):
+                    c2 += H[i, i2] * w * W[n, j, i2]
+            f0, f1, f2 = _act(z, act)
+            out[q, col0 + j] = c0 * f0 + c1 * f1 + c2 * f2
+
+
+@njit(cache=True)
+def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef):
+    """:func:`evaluate_pairs` for every slot of ``sub`` (N, S), -1 padded.
+
+    Returns (N, S, J) float64 with zeros in padded slots.
+    """
+    N = X.shape[0]
+    S = sub.shape[1]
+    J = W.shape[1]
+    P = 0
     for p in range(N):
         for s_ in range(S):
-            n = sub[p, s_]
-            if n < 0:
-                continue
-            for i in range(d):
-                inv_r[i] = 1.0 / radii[n, i]
-                t[i] = (X[p, i] - centers[n, i]) * inv_r[i]
-                if pou == 1:
-                    v, a1, a2 = _psi_b(t[i], clamp[n, i, 0], clamp[n, i, 1])
-                else:
-                    v, a1, a2 = 1.0, 0.0, 0.0
-                pv[i] = v
-                pd1[i] = a1 * inv_r[i]
-                pd2[i] = a2 * inv_r[i] * inv_r[i]
-            # collect the terms into c0 sigma + (g . w) sigma' + (w^T H w) sigma''
-            # (w = k_nj, so that the loop over features has no branches)
-            c0 = 0.0
-            for i in range(d):
-                g[i] = 0.0
-                for i2 in range(d):
-                    H[i, i2] = 0.0
-            for k in range(K):
-                a = ax1[k]
-                b = ax2[k]
-                c = coef[k, p]
-                p0 = 1.0
-                pa = 1.0
-                pb = 1.0
-                pab = 1.0
-                for i in range(d):
-                    p0 *= pv[i]
-                    pa *= pd1[i] if i == a else pv[i]
-                    pb *= pd1[i] if i == b else pv[i]
-                    if i == a and i == b:
-                        pab *= pd2[i]
-                    elif i == a or i == b:
-                        pab *= pd1[i]
-                    else:
-                        pab *= pv[i]
-                if a < 0:
-                    c0 += c * p0
-                elif b < 0:
-                    c0 += c * pa
-                    g[a] += c * p0 * inv_r[a]
-                else:
-                    c0 += c * pab
-                    g[b] += c * pa * inv_r[b]
-                    g[a] += c * pb * inv_r[a]
-                    H[a, b] += c * p0 * inv_r[a] * inv_r[b]
-            for j in range(J):
-                z = B[n, j]
-                c1 = 0.0
-                c2 = 0.0
-                for i in range(d):
-                    w = W[n, j, i]
-                    z += w * t[i]
-                    c1 += g[i] * w
-                    for i2 in range(d):
-                        c2 += H[i, i2] * w * W[n, j, i2]
-                f0, f1, f2 = _act(z, act)
-                out[p, s_, j] = c0 * f0 + c1 * f1 + c2 * f2
+            if sub[p, s_] >= 0:
+                P += 1
+    prow = np.empty(P, np.int64)
+    pcell = np.empty(P, np.int64)
+    slot = np.empty(P, np.int64)
+    q = 0
+    for p in range(N):
+        for s_ in range(S):
+            if sub[p, s_] >= 0:
+                prow[q] = p
+                pcell[q] = sub[p, s_]
+                slot[q] = s_
+                q += 1
+    vals = np.empty((P, J))
+    evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef,
+                   vals, 0)
+    out = np.zeros((N, S, J))
+    for q in range(P):
+        for j in range(J):
+            out[prow[q], slot[q], j] = vals[q, j]
     return out
 
 

@@ -23,8 +23,13 @@ import numpy as np
 
 from . import lstsq as _ls
 
-__all__ = ["default_points", "mean_rows", "block_pairs", "off_kinks", "scale_rows", "linear_rows", "continuity_rows",
+__all__ = ["default_points", "mean_rows", "block_pairs", "off_kinks", "scale_rows", "linear_rows",
+           "linear_row_chunks", "ROW_CHUNK", "continuity_rows",
            "stack", "equation_orders", "interior_grid_1d"]
+
+
+#: Points per chunk when a linear block is assembled (:func:`linear_row_chunks`).
+ROW_CHUNK = 1024
 
 
 def default_points(features, d):
@@ -162,18 +167,18 @@ def block_pairs(basis, X, terms, m, sub=None):
             X, sub = Xk, None
     if sub is None:
         sub, _ = basis.touching(X)
-    J = basis.features
-    mask = sub >= 0
-    rows = np.nonzero(mask)[0].astype(np.int64)
-    blocks = sub[mask]
     if m == 1:
-        vals = basis.evaluate(X, sub, [(a, c) for _, a, c in terms])[mask]
-        return rows, blocks, vals
-    vals = np.zeros((rows.size, m * J))
+        return basis.pair_values(X, sub, [(a, c) for _, a, c in terms])
+    J = basis.features
+    vals = np.zeros((int(np.count_nonzero(sub >= 0)), m * J))
+    rows = blocks = None
     for comp in range(m):
         mine = [(a, c) for cc, a, c in terms if cc == comp]
         if mine:
-            vals[:, comp * J:(comp + 1) * J] = basis.evaluate(X, sub, mine)[mask]
+            rows, blocks, _ = basis.pair_values(X, sub, mine, out=vals, col=comp * J)
+    if rows is None:  # no terms at all
+        mask = sub >= 0
+        rows, blocks = np.nonzero(mask)[0].astype(np.int64), sub[mask]
     return rows, blocks, vals
 
 
@@ -242,6 +247,39 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
         rhs *= row_weight
     vals, rhs = scale_rows(rows, vals, rhs, block.X.shape[0], mode, block.weight)
     return rows, blocks, vals, rhs
+
+
+def linear_row_chunks(basis, block, m, chunk=None):
+    """:func:`linear_rows` of a block, in systems of at most ``chunk`` points.
+
+    With row scaling every row is scaled on its own, so the chunks are
+    exactly the rows of the whole block; :func:`stack` then never holds a
+    large block twice.
+
+    Parameters
+    ----------
+    basis : rankcore.rfm.basis.Basis
+    block : rankcore.rfm.equations.LinearBlock
+    m : int
+    chunk : int, optional
+        Points per chunk (default ``ROW_CHUNK``).
+
+    Returns
+    -------
+    list of (rows, blocks, vals, rhs)
+        Rows numbered within each chunk.
+    """
+    chunk = ROW_CHUNK if chunk is None else chunk
+    N = block.X.shape[0]
+    if N <= chunk:
+        return [linear_rows(basis, block, m)]
+    out = []
+    for s in range(0, N, chunk):
+        e = min(N, s + chunk)
+        part = block._replace(X=block.X[s:e], rhs=block.rhs[s:e],
+                              terms=[(c, a, coef[s:e]) for c, a, coef in block.terms])
+        out.append(linear_rows(basis, part, m))
+    return out
 
 
 def equation_orders(blocks, d, m):
@@ -362,22 +400,47 @@ def mean_rows(basis, m, means):
 def stack(systems):
     """Concatenate ``(rows, blocks, vals, rhs)`` systems, renumbering the rows.
 
+    The list is emptied as its systems are copied, so that each one can be
+    freed as soon as it is in place: the peak is the result plus the largest
+    system, not twice the result (linear blocks come in chunks of
+    ``ROW_CHUNK`` points, see :func:`linear_row_chunks`).
+
     Parameters
     ----------
     systems : list of (rows, blocks, vals, rhs)
+        Emptied on return.
 
     Returns
     -------
     rows, blocks, vals, rhs : ndarray
     n_rows : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> one = (np.array([0]), np.array([0]), np.ones((1, 2)), np.array([1.0]))
+    >>> two = (np.array([0, 1]), np.array([1, 0]), np.zeros((2, 2)), np.array([2.0, 3.0]))
+    >>> systems = [one, two]
+    >>> rows, blocks, vals, rhs, n = stack(systems)
+    >>> rows.tolist(), blocks.tolist(), rhs.tolist(), n, systems
+    ([0, 1, 2], [0, 1, 0], [1.0, 2.0, 3.0], 3, [])
     """
-    offset = 0
-    R, B, V, b = [], [], [], []
-    for rows, blocks, vals, rhs in systems:
-        R.append(rows + offset)
-        B.append(blocks)
-        V.append(vals)
-        b.append(rhs)
-        offset += rhs.shape[0]
-    return (np.concatenate(R), np.concatenate(B).astype(np.int64),
-            np.concatenate(V), np.concatenate(b), offset)
+    P = sum(r.shape[0] for r, _, _, _ in systems)
+    n_rows = sum(b.shape[0] for _, _, _, b in systems)
+    W = systems[0][2].shape[1] if systems else 0
+    R = np.empty(P, np.int64)
+    B = np.empty(P, np.int64)
+    V = np.empty((P, W))
+    b = np.empty(n_rows)
+    p = offset = 0
+    systems.reverse()
+    while systems:
+        rows, blocks, vals, rhs = systems.pop()
+        q = p + rows.shape[0]
+        R[p:q] = rows + offset
+        B[p:q] = blocks
+        V[p:q] = vals
+        b[offset:offset + rhs.shape[0]] = rhs
+        p, offset = q, offset + rhs.shape[0]
+        del rows, blocks, vals, rhs
+    return R, B, V, b, n_rows

@@ -190,17 +190,46 @@ class Basis:
         ndarray, shape (N, S, features)
             Zeros in padded slots.
         """
-        N = X.shape[0]
-        K = len(terms)
-        ax1 = np.empty(K, np.int64)
-        ax2 = np.empty(K, np.int64)
-        coef = np.empty((K, N))
-        for k, (alpha, c) in enumerate(terms):
-            ax1[k], ax2[k] = alpha_axes(alpha)
-            coef[k] = c
+        ax1, ax2, coef = _term_arrays(terms, X.shape[0])
         return _k.evaluate_terms(X, sub, self.centers, self.radii, self.weights,
                                  self.biases, self.clamp, self.act_code,
                                  self.pou_code, ax1, ax2, coef)
+
+    def pair_values(self, X, sub, terms, out=None, col=0):
+        """:meth:`evaluate` at the occupied slots of ``sub``, in pair storage.
+
+        Only the pairs are computed and stored (no (N, S, J) array).
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d)
+        sub : ndarray of int64, shape (N, S)
+            Cells per point, -1 padded (from :meth:`touching`).
+        terms : list of (alpha, coef)
+        out : ndarray, shape (P, W), optional
+            Where to write the values (columns ``col .. col + features - 1``;
+            the others are left as they are); ``P`` is the number of
+            occupied slots.  A new (P, features) array by default.
+        col : int
+            First column written in ``out``.
+
+        Returns
+        -------
+        rows, cells : ndarray of int64, shape (P,)
+            Point and cell of each pair, in the row-major order of ``sub``.
+        values : ndarray
+            ``out`` (or the new array).
+        """
+        mask = sub >= 0
+        rows = np.nonzero(mask)[0].astype(np.int64)
+        cells = np.ascontiguousarray(sub[mask], dtype=np.int64)
+        if out is None:
+            out, col = np.empty((rows.size, self.features)), 0
+        ax1, ax2, coef = _term_arrays(terms, X.shape[0])
+        _k.evaluate_pairs(X, rows, cells, self.centers, self.radii, self.weights,
+                          self.biases, self.clamp, self.act_code, self.pou_code,
+                          ax1, ax2, coef, out, col)
+        return rows, cells, out
 
     def pairs(self, X, terms, sub=None):
         """Return :meth:`evaluate` in pair storage (see :mod:`rankcore.rfm.lstsq`).
@@ -219,7 +248,16 @@ class Basis:
         """
         if sub is None:
             sub, _ = self.touching(X)
-        vals = self.evaluate(X, sub, terms)
-        mask = sub >= 0
-        rows = np.nonzero(mask)[0].astype(np.int64)
-        return rows, sub[mask], vals[mask]
+        return self.pair_values(X, sub, terms)
+
+
+def _term_arrays(terms, n):
+    """Axes and (K, n) coefficients of derivative terms, for the kernels."""
+    K = len(terms)
+    ax1 = np.empty(K, np.int64)
+    ax2 = np.empty(K, np.int64)
+    coef = np.empty((K, n))
+    for k, (alpha, c) in enumerate(terms):
+        ax1[k], ax2[k] = alpha_axes(alpha)
+        coef[k] = c
+    return ax1, ax2, coef

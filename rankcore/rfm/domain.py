@@ -216,6 +216,26 @@ class DomainBasis(Basis):
             return out
         return self._normalised(X, sub, terms)
 
+    def pair_values(self, X, sub, terms, out=None, col=0):
+        """:meth:`evaluate` in pair storage (see :meth:`Basis.pair_values`).
+
+        Parameters
+        ----------
+        X, sub, terms, out, col
+            As for :meth:`Basis.pair_values`.
+
+        Returns
+        -------
+        rows, cells, values : ndarray
+        """
+        mask = sub >= 0
+        vals = self.evaluate(X, sub, terms)[mask]
+        rows = np.nonzero(mask)[0].astype(np.int64)
+        if out is None:
+            return rows, sub[mask], vals
+        out[:, col:col + self.features] = vals
+        return rows, sub[mask], out
+
     def _normalised(self, X, sub, terms):
         d = self.dim
         order = max([sum(a) for a, _ in terms] + [0])

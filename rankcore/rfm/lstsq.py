@@ -450,8 +450,8 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
         factors.append((R, U[1:], np.ascontiguousarray(rest[:J, :-1]),
                         rest[:J, -1].copy()))
         if len(U) > 1 and m > J:
-            # a view: the next front copies it anyway
-            pieces[U[1]].append((U[1:], rest[J:, :]))
+            # a compact copy, so that this front's panel is freed now
+            pieces[U[1]].append((U[1:], np.array(rest[J:, :], order="F")))
         del F, qr, rest, T
     x = np.zeros((n_blocks, J))
     for n in range(n_blocks - 1, -1, -1):

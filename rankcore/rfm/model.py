@@ -582,8 +582,8 @@ class RFM:
 
     def _linear_systems(self, blocks):
         m = self.n_components_
-        systems = [_as.linear_rows(self.basis_, b, m) for b in blocks
-                   if isinstance(b, LinearBlock)]
+        systems = [part for b in blocks if isinstance(b, LinearBlock)
+                   for part in _as.linear_row_chunks(self.basis_, b, m)]
         orders = _as.equation_orders(blocks, self.dim_, m)
         systems += _as.continuity_rows(self.basis_, orders, m, self._default_points())
         return systems
@@ -907,8 +907,8 @@ class RFM:
         self.assembly_time_ = (time.perf_counter() - t0 - t_solve) if t_asm is None else t_asm
         self.solve_time_ = t_solve
         # the floor is a maximum over points: a strided subset of at most
-        # 4096 of them estimates it at a fraction of the cost
-        stride = max(1, value_points.shape[0] // 4096)
+        # 1024 of them estimates it at a fraction of the cost
+        stride = max(1, -(-value_points.shape[0] // 1024))
         floor = self._rounding_floor(np.ascontiguousarray(value_points[::stride]))
         self.rounding_floor_ = floor
         if not cond < COND_WARN and not floor < FLOOR_WARN:

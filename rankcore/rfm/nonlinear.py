@@ -217,7 +217,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
     d = basis.dim
     lin = [b for b in blocks if isinstance(b, LinearBlock)]
     nl = [b for b in blocks if isinstance(b, NonlinearBlock)]
-    fixed = [_as.linear_rows(basis, b, m) for b in lin]
+    fixed = [part for b in lin for part in _as.linear_row_chunks(basis, b, m)]
     fixed += _as.continuity_rows(basis, _as.equation_orders(blocks, d, m), m,
                                  _as.default_points(J, d))
     if means:
