@@ -202,10 +202,8 @@ class Basis:
 
         Parameters
         ----------
-        X : ndarray, shape (N, d)
-        sub : ndarray of int64, shape (N, S)
-            Cells per point, -1 padded (from :meth:`touching`).
-        terms : list of (alpha, coef)
+        X, sub, terms
+            As for :meth:`evaluate`.
         out : ndarray, shape (P, W), optional
             Where to write the values (columns ``col .. col + features - 1``;
             the others are left as they are); ``P`` is the number of

@@ -395,7 +395,12 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
         width = len(U) * J
         own = private[new_rows]
         head = None
-        if len(U) > 1 and np.count_nonzero(own) > 2 * (J + 1):
+        p_own = int(np.count_nonzero(own))
+        # reducing the p private rows to a (J + 1)-row triangle costs about
+        # p (J + 1)^2 flops and saves 2 (p - J - 1) J (width - J) in the
+        # front's update: worth it when the second is the larger
+        if len(U) > 1 and p_own > J + 1 and \
+                2 * (p_own - J - 1) * (width - J) > p_own * (J + 1):
             # block n is U[0]: its private rows only fill columns 0..J-1
             pr = new_rows[own]
             pin = private[rows[psel]]
