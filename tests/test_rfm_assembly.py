@@ -101,3 +101,38 @@ def test_fit_linear_peak_memory_stays_near_one_copy_of_the_system():
     finally:
         tracemalloc.stop()
     assert peak < 5.0 * system_bytes, (peak / system_bytes, peak, system_bytes)
+
+
+def test_banded_private_row_triangles_give_the_dense_solution(monkeypatch):
+    """Fronts whose private rows are between J + 1 and 2 (J + 1) are reduced too.
+
+    The reduction (``dgeqrf`` of the private rows before the front) is a
+    reordering of Householder QR: the banded solution must match the dense one.
+    """
+    from rankcore.rfm import lstsq
+
+    calls = []
+
+    class Spy:
+        def __getattr__(self, name):
+            f = getattr(lstsq.__dict__["_lapack_real"], name)
+            if name == "dgeqrf":
+                def wrapped(a, *args, **kw):
+                    calls.append(a.shape)
+                    return f(a, *args, **kw)
+                return wrapped
+            return f
+
+    monkeypatch.setitem(lstsq.__dict__, "_lapack_real", lstsq.lapack)
+    monkeypatch.setattr(lstsq, "lapack", Spy())
+    u = lambda x: np.sin(np.pi * x[:, 0]) * np.cos(x[:, 1])  # noqa: E731
+    f = lambda x: (np.pi ** 2 + 1) * u(x)  # noqa: E731
+    coefs = {}
+    for solver in ("banded", "dense"):
+        m = RFM([(0.0, 1.0)] * 2, subdomains=2, features=30, scale=1.0, solver=solver,
+                random_state=0).fit_poisson(f, u, points=7)
+        coefs[solver] = m.coef_
+    heads = [s for s in calls if s[1] == 31]  # (private rows, J + 1) panels
+    assert heads and all(31 < s[0] <= 62 for s in heads), calls
+    np.testing.assert_allclose(coefs["banded"], coefs["dense"], rtol=1e-6,
+                               atol=1e-8 * np.abs(coefs["dense"]).max())
