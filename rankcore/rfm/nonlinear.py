@@ -230,6 +230,11 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
         sub, _ = basis.touching(b.X)
         feats.append([_as.block_pairs(basis, b.X, [(c, a, np.ones(N))], m, sub=sub)
                       for c, a in b.parsed])
+    # when every derivative of a block has the same pairs (the usual case), a
+    # Jacobian row is sum_k (dF/dD_k) D_k(features): combined from these
+    # features instead of evaluated again, and consistent with how D is computed
+    shared = [all(np.array_equal(r, f[0][0]) and np.array_equal(bl, f[0][1])
+                  for r, bl, _ in f) for f in feats]
     allX = np.concatenate([b.X for b in blocks])
     value_feats = [_as.block_pairs(basis, allX, [(c, (0,) * d, np.ones(allX.shape[0]))], m)
                    for c in range(m)]
@@ -276,8 +281,14 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
                 modes[bi] = "fd"  # once the complex step failed, stay with differences
             used_jac.add(how)
             N = b.X.shape[0]
-            terms = [(c, a, P[k]) for k, (c, a) in enumerate(b.parsed)]
-            rows, bl, v = _as.block_pairs(basis, b.X, terms, m)
+            if shared[bi]:
+                rows, bl = feats[bi][0][:2]
+                v = P[0][rows][:, None] * feats[bi][0][2]
+                for k in range(1, len(feats[bi])):
+                    v += P[k][rows][:, None] * feats[bi][k][2]
+            else:
+                terms = [(c, a, P[k]) for k, (c, a) in enumerate(b.parsed)]
+                rows, bl, v = _as.block_pairs(basis, b.X, terms, m)
             # the Jacobian rows J c_new = J c - F, scaled to unit row norm
             rhs = _ls.matvec(rows, bl, v, coef, N) - F
             norms = _ls.row_norms(rows, v, N)
