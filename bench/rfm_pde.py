@@ -48,7 +48,8 @@ best of the others.  Memory: each library runs each problem
 in its own subprocess; "peak MB" is that process's ``ru_maxrss`` (on CPU
 torch's tensors live in the process heap, so it includes them), "+solve MB" is
 the peak minus ``ru_maxrss`` just before the model is built (after imports and
-problem setup).  Errors: relative L2 and max absolute error over all
+problem setup), "import MB" the ``ru_maxrss`` right after the library is
+imported (before sympy and the problem data).  Errors: relative L2 and max absolute error over all
 components on an independent uniform grid that includes the boundary.
 
 sympy derives the right-hand sides (not a dependency of rankcore; it is in
@@ -538,6 +539,7 @@ def worker(cfg):
 
     import numpy as np
     side = (PyrfmSide if cfg["lib"] == "pyrfm" else RankcoreSide)(cfg["threads"])
+    import_mb = _maxrss_mb()  # interpreter + the library and what it imports
     prob = make_problem(cfg["problem"], cfg["quick"])
     Xt = test_points(prob.box, prob.n_test)
     U = np.stack([u(Xt) for u in prob.exact], axis=1)
@@ -557,7 +559,8 @@ def worker(cfg):
     return dict(rel_l2=float(np.linalg.norm(e) / np.linalg.norm(U)),
                 max_err=float(np.abs(e).max()), cold_s=times[0],
                 time_s=min(times[1:] or times), peak_mb=peak,
-                solve_mb=peak - base, unknowns=n_unknowns, warnings=kinds, **info)
+                solve_mb=peak - base, import_mb=import_mb, unknowns=n_unknowns,
+                warnings=kinds, **info)
 
 
 def run_sub(cfg, threads, timeout):
@@ -582,7 +585,7 @@ def run_sub(cfg, threads, timeout):
 # --------------------------------------------------------------- table ---
 
 HEADER = (f"{'problem':<11} {'library':<9} {'unknowns':>8} {'rel L2':>9} {'max err':>9} "
-          f"{'time s':>8} {'cold s':>8} {'peak MB':>8} {'+solve MB':>9}  notes")
+          f"{'time s':>8} {'cold s':>8} {'peak MB':>8} {'+solve MB':>9} {'import MB':>9}  notes")
 
 
 def fmt(name, lib, r):
@@ -598,7 +601,8 @@ def fmt(name, lib, r):
     if r.get("warnings"):
         notes.append("warned: " + "/".join(r["warnings"]))
     return (f"{name:<11} {lib:<9} {r['unknowns']:>8} {r['rel_l2']:>9.2e} {r['max_err']:>9.2e} "
-            f"{r['time_s']:>8.2f} {r['cold_s']:>8.2f} {r['peak_mb']:>8.0f} {r['solve_mb']:>9.0f}  "
+            f"{r['time_s']:>8.2f} {r['cold_s']:>8.2f} {r['peak_mb']:>8.0f} {r['solve_mb']:>9.0f} "
+            f"{r['import_mb']:>9.0f}  "
             + ", ".join(notes))
 
 

@@ -44,37 +44,45 @@ The default ``gamma`` is ``s * n**(1/d) / (2R)`` (sigmoidal and ramp) or
 ``s * pi * n**(1/d) / (2R)`` (periodic), so that in 1-D UDI and the grid share
 the same scale and the default is invariant under a rescaling of the box.
 
-Default shape factors ``s`` (``DEFAULT_SHAPE``) were chosen by measurement
-(``python bench/sfli_shapes.py``; full tables in docs/sfli.md): n = 50
-neurons, ``default_quadrature``, 1-D grid on ``[-1, 1]``, 2-D UDI on
-``[-1, 1]^2`` (median of 5 seeds), ``s`` in ``{1/4, 1/2, 1, 2, 4, 8, 16}``.
-Grid: the smallest ``s`` whose first layer is eps-independent at
-eps = 1e-4 (``lambda_min > 1e-4``): sharper neurons saturate, and for tanh
-on the headline problem the iterations to loss 1e-4 were 548 / 312 / 1041 /
->3000 for s = 0.5 / 1 / 2 / 4 (``bench/repro_1_multifreq.py
---shape-sweep``).  UDI (random; ``lambda_min`` is set by near-duplicate
-neurons): the smallest ``s`` whose median first-layer ``rank_eps`` at
-eps = 1e-4 reaches ``0.95 n`` (a steeper first choice, gamma = 10 for tanh,
-made the 2-D PINN of ``bench/repro_3_pinn_poisson.py`` train slower than
-Xavier; gamma = 5 gave a 2.6x lower error than Xavier after 1000 steps:
-0.256 vs 0.655, median of 2 seeds).
-Measured at the defaults ("rank" = ``rank_eps`` of the first layer at
-absolute eps = 1e-3 unless marked; "last" = last hidden layer of a 3x50 MLP
-whose deeper layers are Xavier; in brackets the all-Xavier network):
+Default shape factors ``s`` were chosen by measurement (full tables in
+docs/sfli.md).
 
-==========  =====  ===========================  =====  ========================
-activation  grid   grid: lambda_min, rank,      UDI    UDI (2-D): rank(1e-4),
-            s      last (Xavier last)           s      rank / last (Xavier)
-==========  =====  ===========================  =====  ========================
-tanh        1      1.4e-04, 38, 26  (1)         2      48, 43 / 35  (2)
-sigmoid     4      4.7e-04, 49,  6  (1)         8      49, 47 /  8  (1)
-relu        0.5    2.1e-04, 29, 21  (2)         1      48, 39 / 33  (8)
-elu         2      8.7e-04, 48, 28  (2)         4      48, 45 / 43  (5)
-gelu        2      3.4e-03, 50, 33  (2)         4      50, 47 / 39  (4)
-silu        2      4.2e-04, 42, 31  (1)         4      49, 46 / 39  (3)
-sin         1      1.0e+00, 50, 50  (1)         2      50, 49 / 50  (2)
-cos         1      1.0e+00, 50, 48  (2)         2      50, 49 / 50  (4)
-==========  =====  ===========================  =====  ========================
+Grid (``DEFAULT_SHAPE["grid"]``; ``python bench/sfli_shapes.py``: n = 50
+neurons, ``default_quadrature`` on ``[-1, 1]``, ``s`` in ``{1/4, ..., 16}``):
+the smallest ``s`` whose first layer is eps-independent at eps = 1e-4
+(``lambda_min > 1e-4``); sharper neurons saturate, and for tanh on the
+headline problem the iterations to loss 1e-4 were 548 / 312 / 1041 / >3000
+for s = 0.5 / 1 / 2 / 4 (``bench/repro_1_multifreq.py --shape-sweep``).
+
+UDI (``UDI_SHAPE``, per dimension; ``python bench/sfli_udi_shapes.py``):
+by training, not by rank.  3x50 ``nn.Sequential`` networks, Adam 1e-3, on
+seeded multi-frequency targets (other seeds than the study of
+``bench/sfli_study.py`` reports), ``s`` from 1/4 to 4 times a reference;
+among the ``s`` whose median error on held-out points (the midpoints of the
+training grid) is within 2x of the best, the one with the fewest median
+iterations to loss 1e-3, else the lowest held-out error.  The held-out error
+matters: sin features at s = 4 and 8 drove the training loss to 1e-11 while
+the error between the training points was 1e-2 to 0.5.
+
+==========  =====  ===========================  ===========  ===========
+activation  grid   grid: lambda_min, rank,      UDI s, 2-D   UDI s, 3-D
+            s      last (Xavier last)
+==========  =====  ===========================  ===========  ===========
+tanh        1      1.4e-04, 38, 26  (1)         2            2
+sigmoid     4      4.7e-04, 49,  6  (1)         2            2
+relu        0.5    2.1e-04, 29, 21  (2)         4            0.25
+elu         2      8.7e-04, 48, 28  (2)         16           1
+gelu        2      3.4e-03, 50, 33  (2)         2            2
+silu        2      4.2e-04, 42, 31  (1)         4            1
+sin         1      1.0e+00, 50, 50  (1)         1            0.5
+cos         1      1.0e+00, 50, 48  (2)         1            0.5
+==========  =====  ===========================  ===========  ===========
+
+("rank" = ``rank_eps`` of the first layer at absolute eps = 1e-3; "last" =
+last hidden layer of a 3x50 MLP whose deeper layers are Xavier; in brackets
+the all-Xavier network.)  For the ramps (ReLU, ELU, SiLU) the held-out
+errors of all ``s`` tried lay within a factor 1.9 of each other, so their
+UDI choice matters little.
 
 ``lambda_min`` scales with the grid spacing, so with absolute eps the
 guarantee depends on ``n`` and on ``|Omega|``: sigmoid's half amplitude gives
@@ -111,6 +119,7 @@ from ._validate import (as_array, check_box, check_positive_int, check_positive_
 __all__ = [
     "SFLI_ACTIVATIONS",
     "DEFAULT_SHAPE",
+    "UDI_SHAPE",
     "activation_function",
     "default_shape",
     "default_quadrature",
@@ -124,12 +133,22 @@ __all__ = [
 #: Activations with an SFLI scheme: every entry of ``rankcore.activations``.
 SFLI_ACTIVATIONS = _act.names()
 
-#: Default shape factor ``s`` per scheme and activation (see module docs).
+#: UDI shape factor ``s`` per dimension and activation, chosen by training
+#: (``bench/sfli_udi_shapes.py``; see module docs).  Dimensions above 3 use
+#: the 3-D row, a 1-D UDI the 2-D row.
+UDI_SHAPE = {
+    2: {"tanh": 2.0, "sigmoid": 2.0, "relu": 4.0, "elu": 16.0,
+        "gelu": 2.0, "silu": 4.0, "sin": 1.0, "cos": 1.0},
+    3: {"tanh": 2.0, "sigmoid": 2.0, "relu": 0.25, "elu": 1.0,
+        "gelu": 2.0, "silu": 1.0, "sin": 0.5, "cos": 0.5},
+}
+
+#: Default shape factor ``s`` per scheme and activation (see module docs);
+#: ``"udi"`` is the 2-D row of ``UDI_SHAPE``.
 DEFAULT_SHAPE = {
     "grid": {"tanh": 1.0, "sigmoid": 4.0, "relu": 0.5, "elu": 2.0,
              "gelu": 2.0, "silu": 2.0, "sin": 1.0, "cos": 1.0},
-    "udi": {"tanh": 2.0, "sigmoid": 8.0, "relu": 1.0, "elu": 4.0,
-            "gelu": 4.0, "silu": 4.0, "sin": 2.0, "cos": 2.0},
+    "udi": UDI_SHAPE[2],
 }
 
 
@@ -168,16 +187,38 @@ def activation_function(activation):
     return _act.get(activation).f
 
 
-def default_shape(activation, scheme="grid") -> float:
+def default_shape(activation, scheme="grid", dim=None) -> float:
     """The measured default shape factor ``s`` for an activation and scheme.
+
+    Parameters
+    ----------
+    activation : str
+        A supported activation or alias.
+    scheme : {"grid", "udi"}
+    dim : int, optional
+        Dimension of the domain; UDI defaults were measured per dimension
+        (``UDI_SHAPE``: 2 and 3, higher dimensions use 3).  Without it, or
+        for the grid, ``DEFAULT_SHAPE[scheme]``.
+
+    Returns
+    -------
+    float
 
     Examples
     --------
-    >>> from rankcore.sfli import default_shape
-    >>> default_shape("tanh"), default_shape("sigmoid", "udi")
-    (1.0, 8.0)
+    >>> from rankcore.sfli import default_shape, UDI_SHAPE
+    >>> default_shape("tanh")
+    1.0
+    >>> default_shape("tanh", "udi", dim=5) == UDI_SHAPE[3]["tanh"]
+    True
     """
-    return DEFAULT_SHAPE[_check_scheme(scheme)][_act.canonical_name(activation)]
+    act = _act.canonical_name(activation)
+    scheme = _check_scheme(scheme)
+    if scheme == "udi" and dim is not None:
+        d = check_positive_int(dim, "dim")
+        if d >= 2:
+            return UDI_SHAPE[min(d, 3)][act]
+    return DEFAULT_SHAPE[scheme][act]
 
 
 def default_quadrature(box):
@@ -328,7 +369,7 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
         One of ``SFLI_ACTIVATIONS``.
     shape : float, optional
         ``gamma > 0`` itself.  Default ``s * n**(1/d) / (2R)`` (times ``pi``
-        for sin/cos) with ``s = default_shape(activation, "udi")``.
+        for sin/cos) with ``s = default_shape(activation, "udi", d)``.
     random_state : None, int >= 0 or numpy.random.Generator
         Seed; the same seed gives the same parameters (bools are refused).
     offsets : {"box", "ball"}, default "box"
@@ -372,7 +413,7 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
             f"{b_.tolist()}; rescale the domain")
     family = _act.get(act).family
     if shape is None:
-        s = default_shape(act, "udi")
+        s = default_shape(act, "udi", d)
         gamma = s * n ** (1.0 / d) / (2.0 * R)
         if family == "periodic":
             gamma *= np.pi
