@@ -276,7 +276,7 @@ def main(argv=None):
           f"Adam lr {args.lr}, "
           f"{args.iters} iterations, N_f = {args.n_f}, w_ic = {args.w_ic}, w_bc = {args.w_bc}, "
           f"seeds {args.seeds}")
-    shape = args.shape if args.shape is not None else rankcore.init.default_shape("tanh", "udi")
+    shape = args.shape if args.shape is not None else rankcore.init.default_shape("tanh", "udi", 2)
     print(f"SFLI: bridge.sfli_(model, domain={BOX}) -> UDI, tanh, shape s = {shape:g} "
           f"({'--shape' if args.shape is not None else 'rankcore.init.DEFAULT_SHAPE'})")
 

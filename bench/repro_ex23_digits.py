@@ -100,7 +100,7 @@ def train(init, seed, args, Xtr, ytr, Xte, yte):
 
     with torch.no_grad():
         F1 = model[:2](Xtr).double().numpy()
-    h["rank1_0"] = int(rankcore.eps_rank(rankcore.gram(F1, w), args.eps))
+    h["rank1_0"] = int(rankcore.eps_rank(rankcore.gram(F1, w), args.eps, kind="gram"))
     t0 = time.perf_counter()
     it = 0
     record(0, 0)
@@ -170,7 +170,7 @@ def main(argv=None):
           f"sigmoid MLP 64-{'-'.join(map(str, WIDTHS))}-10, SGD lr {args.lr}, batch "
           f"{args.batch}, {args.epochs} epochs, seeds {args.seeds}")
     shape = (args.shape if args.shape is not None
-             else rankcore.init.default_shape("sigmoid", "udi"))
+             else rankcore.init.default_shape("sigmoid", "udi", 64))
     print(f"SFLI: bridge.sfli_(model, domain=[(0, 1)] * 64) -> UDI, sigmoid, shape s = "
           f"{shape:g} ({'--shape' if args.shape is not None else 'rankcore.init.DEFAULT_SHAPE'})")
     print(f"eps-rank: last hidden layer ({WIDTHS[-1]} features), absolute eps = {args.eps:g}, "

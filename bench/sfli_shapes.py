@@ -11,8 +11,10 @@ For every supported activation and a range of shape factors ``s``:
 
 Default rule: grid: smallest s with first-layer lambda_min > 1e-4 (sharper
 neurons saturate and, measured in bench/repro_1_multifreq.py --shape-sweep, train
-slower); UDI (random, lambda_min set by near-duplicate neurons): smallest s whose
-median first-layer eps-rank at eps = 1e-4 reaches 0.95 n.
+slower).  UDI (random, lambda_min set by near-duplicate neurons): the
+column "udi" is the rank rule (smallest s whose median first-layer eps-rank
+at eps = 1e-4 reaches 0.95 n), kept for reference; the UDI defaults are now
+chosen by training, per dimension (bench/sfli_udi_shapes.py).
 
 eps = 1e-3, absolute (the paper's convention).  NumPy only, runs in seconds.
 
@@ -115,7 +117,7 @@ def main(argv=None):
                     out[off][1].append(r1)
                     if off == "box":
                         M = rankcore.gram(sfli.first_layer_features(W1, b1, act, q2.points), q2.weights)
-                        r4.append(rankcore.eps_rank(M, EPS_GRID))
+                        r4.append(int(rankcore.eps_rank(M, EPS_GRID, kind="gram")))
                     if off == "box":
                         last.append(lam_rank(deep_features(W1, b1, act, q2.points,
                                                            np.random.default_rng(100 + sd)), q2)[1])

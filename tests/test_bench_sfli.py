@@ -47,3 +47,27 @@ def test_shape_sweep_chooses_among_the_tried_factors(capsys):
                                    "--procs", "1"])
     assert choice[("tanh", 2)] in (2.0, 4.0)
     assert "chosen s" in capsys.readouterr().out
+
+
+def _load(name):
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_shape_tables_bench_runs(capsys):
+    """bench/sfli_shapes.py --quick (it once broke silently on an API change)."""
+    _load("sfli_shapes").main(["--quick"])
+    out = capsys.readouterr().out
+    for act in ("tanh", "relu", "sin"):
+        assert any(line.split()[:1] == [act] for line in out.splitlines())
+
+
+def test_digits_reproduction_runs(tmp_path, capsys):
+    """bench/repro_ex23_digits.py --quick trains both inits and reports ranks."""
+    _load("repro_ex23_digits").main(["--quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "test acc" in out and (tmp_path / "repro_ex23_digits.png").exists()
