@@ -107,8 +107,8 @@ def main(argv=None):
                 rs = [r for r in rows if r["act"] == act and r["d"] == d and r["s"] == s]
                 it = [int(np.median([n + 1 if r["hits"][i] is None else r["hits"][i]
                                      for r in rs])) for i in (0, 1)]
-                fin = float(np.median([_finite(r["final"]) for r in rs]))
-                held = float(np.median([_finite(r["held_out"]) for r in rs]))
+                fin = float(np.median([study.finite_or_inf(r["final"]) for r in rs]))
+                held = float(np.median([study.finite_or_inf(r["held_out"]) for r in rs]))
                 stats.append((s, it, fin, held))
                 f = (lambda k: f">{n}" if k > n else str(k))
                 print(f"{act:>7} {d:>1} {s:>6g} {f(it[0]):>9} {f(it[1]):>9} {fin:9.2e} "
@@ -125,10 +125,6 @@ def main(argv=None):
     for d in sorted(a.dims):
         print(f"  d = {d}: " + ", ".join(f"{act} {choice[(act, d)]:g}" for act in acts))
     return choice
-
-
-def _finite(v):
-    return v if np.isfinite(v) else np.inf
 
 
 if __name__ == "__main__":
