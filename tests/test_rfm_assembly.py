@@ -136,3 +136,20 @@ def test_banded_private_row_triangles_give_the_dense_solution(monkeypatch):
     assert heads and all(31 < s[0] <= 62 for s in heads), calls
     np.testing.assert_allclose(coefs["banded"], coefs["dense"], rtol=1e-6,
                                atol=1e-8 * np.abs(coefs["dense"]).max())
+
+
+def test_components_in_one_pass_equal_one_component_at_a_time():
+    m = _model(2)
+    b = m.basis_
+    rng = np.random.default_rng(4)
+    X = np.ascontiguousarray(rng.uniform(0, 1, (30, 2)))
+    sub, _ = b.touching(X)
+    terms = [((2, 0), rng.uniform(-1, 1, 30)), ((0, 1), rng.uniform(-1, 1, 30)),
+             ((0, 0), rng.uniform(-1, 1, 30)), ((1, 1), rng.uniform(-1, 1, 30))]
+    comps = [2, 0, 2, 0]  # component 1 has no term
+    _, _, vals = b.pair_values(X, sub, terms, comps=comps, ncomp=3)
+    J = b.features
+    for c in range(3):
+        mine = [t for t, cc in zip(terms, comps) if cc == c]
+        want = b.pair_values(X, sub, mine)[2] if mine else 0.0
+        np.testing.assert_allclose(vals[:, c * J:(c + 1) * J], want, rtol=1e-13, atol=1e-13)

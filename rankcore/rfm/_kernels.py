@@ -164,12 +164,16 @@ def _act(z, act):
 
 
 @njit(cache=True)
-def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef,
-                   out, col0):
-    """``sum_k coef[k, p] * D^(alpha_k) (psi_n phi_nj)(x_p)`` for every pair.
+def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2, tcomp,
+                   coef, ncomp, out, col0):
+    """``sum_k coef[k, p] * D^(alpha_k) (psi_n phi_nj)(x_p)`` for every pair and component.
 
-    Pair ``q`` is point ``prow[q]`` and cell ``pcell[q]``; its ``J`` values
-    go to ``out[q, col0:col0 + J]`` (overwritten).  Term ``k`` is a
+    Pair ``q`` is point ``prow[q]`` and cell ``pcell[q]``; the values of
+    component ``c`` (the sum over the terms ``k`` with ``tcomp[k] == c``) go
+    to ``out[q, col0 + c J : col0 + (c + 1) J]`` for ``c < ncomp``
+    (overwritten, zeros for a component without terms).  The activation and
+    its derivatives are evaluated once per pair and feature, whatever
+    ``ncomp``.  Term ``k`` is a
     derivative of total order <= 2 given by two axes: ``ax1[k] = ax2[k] =
     -1`` is the value, ``ax1[k] = a, ax2[k] = -1`` is d/dx_a, and ``ax1[k] =
     a, ax2[k] = b`` is d^2/(dx_a dx_b) (``a == b`` for a pure second
@@ -186,8 +190,9 @@ def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, a
     pd1 = np.empty(d)
     pd2 = np.empty(d)
     inv_r = np.empty(d)
-    g = np.empty(d)        # coefficient of sigma' per weight component
-    H = np.empty((d, d))   # coefficient of sigma'' per pair of components
+    c0 = np.empty(ncomp)
+    g = np.empty((ncomp, d))       # coefficient of sigma' per weight component
+    H = np.empty((ncomp, d, d))    # coefficient of sigma'' per pair of components
     for q in range(P):
         p = prow[q]
         n = pcell[q]
@@ -202,15 +207,17 @@ def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, a
             pd1[i] = a1 * inv_r[i]
             pd2[i] = a2 * inv_r[i] * inv_r[i]
         # collect the terms into c0 sigma + (g . w) sigma' + (w^T H w) sigma''
-        # (w = k_nj, so that the loop over features has no branches)
-        c0 = 0.0
-        for i in range(d):
-            g[i] = 0.0
-            for i2 in range(d):
-                H[i, i2] = 0.0
+        # per component (w = k_nj, so that the loop over features has no branches)
+        for c in range(ncomp):
+            c0[c] = 0.0
+            for i in range(d):
+                g[c, i] = 0.0
+                for i2 in range(d):
+                    H[c, i, i2] = 0.0
         for k in range(K):
             a = ax1[k]
             b = ax2[k]
+            cc = tcomp[k]
             c = coef[k, p]
             p0 = 1.0
             pa = 1.0
@@ -227,27 +234,29 @@ def evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, a
                 else:
                     pab *= pv[i]
             if a < 0:
-                c0 += c * p0
+                c0[cc] += c * p0
             elif b < 0:
-                c0 += c * pa
-                g[a] += c * p0 * inv_r[a]
+                c0[cc] += c * pa
+                g[cc, a] += c * p0 * inv_r[a]
             else:
-                c0 += c * pab
-                g[b] += c * pa * inv_r[b]
-                g[a] += c * pb * inv_r[a]
-                H[a, b] += c * p0 * inv_r[a] * inv_r[b]
+                c0[cc] += c * pab
+                g[cc, b] += c * pa * inv_r[b]
+                g[cc, a] += c * pb * inv_r[a]
+                H[cc, a, b] += c * p0 * inv_r[a] * inv_r[b]
         for j in range(J):
             z = B[n, j]
-            c1 = 0.0
-            c2 = 0.0
             for i in range(d):
-                w = W[n, j, i]
-                z += w * t[i]
-                c1 += g[i] * w
-                for i2 in range(d):
-                    c2 += H[i, i2] * w * W[n, j, i2]
+                z += W[n, j, i] * t[i]
             f0, f1, f2 = _act(z, act)
-            out[q, col0 + j] = c0 * f0 + c1 * f1 + c2 * f2
+            for c in range(ncomp):
+                c1 = 0.0
+                c2 = 0.0
+                for i in range(d):
+                    w = W[n, j, i]
+                    c1 += g[c, i] * w
+                    for i2 in range(d):
+                        c2 += H[c, i, i2] * w * W[n, j, i2]
+                out[q, col0 + c * J + j] = c0[c] * f0 + c1 * f1 + c2 * f2
 
 
 @njit(cache=True)
@@ -276,8 +285,8 @@ def evaluate_terms(X, sub, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef
                 slot[q] = s_
                 q += 1
     vals = np.empty((P, J))
-    evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2, coef,
-                   vals, 0)
+    evaluate_pairs(X, prow, pcell, centers, radii, W, B, clamp, act, pou, ax1, ax2,
+                   np.zeros(ax1.shape[0], np.int64), coef, 1, vals, 0)
     out = np.zeros((N, S, J))
     for q in range(P):
         for j in range(J):

@@ -167,19 +167,9 @@ def block_pairs(basis, X, terms, m, sub=None):
             X, sub = Xk, None
     if sub is None:
         sub, _ = basis.touching(X)
-    if m == 1:
-        return basis.pair_values(X, sub, [(a, c) for _, a, c in terms])
-    J = basis.features
-    vals = np.zeros((int(np.count_nonzero(sub >= 0)), m * J))
-    rows = blocks = None
-    for comp in range(m):
-        mine = [(a, c) for cc, a, c in terms if cc == comp]
-        if mine:
-            rows, blocks, _ = basis.pair_values(X, sub, mine, out=vals, col=comp * J)
-    if rows is None:  # no terms at all
-        mask = sub >= 0
-        rows, blocks = np.nonzero(mask)[0].astype(np.int64), sub[mask]
-    return rows, blocks, vals
+    # every component in one pass: the features are evaluated once per pair
+    return basis.pair_values(X, sub, [(a, c) for _, a, c in terms],
+                             comps=[cc for cc, _, _ in terms], ncomp=m)
 
 
 def scale_rows(rows, vals, rhs, n_rows, mode, weight=1.0):

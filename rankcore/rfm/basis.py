@@ -195,7 +195,7 @@ class Basis:
                                  self.biases, self.clamp, self.act_code,
                                  self.pou_code, ax1, ax2, coef)
 
-    def pair_values(self, X, sub, terms, out=None, col=0):
+    def pair_values(self, X, sub, terms, out=None, col=0, comps=None, ncomp=1):
         """:meth:`evaluate` at the occupied slots of ``sub``, in pair storage.
 
         Only the pairs are computed and stored (no (N, S, J) array).
@@ -205,11 +205,17 @@ class Basis:
         X, sub, terms
             As for :meth:`evaluate`.
         out : ndarray, shape (P, W), optional
-            Where to write the values (columns ``col .. col + features - 1``;
-            the others are left as they are); ``P`` is the number of
-            occupied slots.  A new (P, features) array by default.
+            Where to write the values (columns ``col .. col + ncomp *
+            features - 1``; the others are left as they are); ``P`` is the
+            number of occupied slots.  A new (P, ncomp * features) array by
+            default.
         col : int
             First column written in ``out``.
+        comps : sequence of int, optional
+            Component of each term (default all 0); component ``c`` fills
+            columns ``col + c * features ...`` (zeros if it has no term).
+        ncomp : int
+            Number of components written.
 
         Returns
         -------
@@ -222,11 +228,13 @@ class Basis:
         rows = np.nonzero(mask)[0].astype(np.int64)
         cells = np.ascontiguousarray(sub[mask], dtype=np.int64)
         if out is None:
-            out, col = np.empty((rows.size, self.features)), 0
+            out, col = np.empty((rows.size, ncomp * self.features)), 0
         ax1, ax2, coef = _term_arrays(terms, X.shape[0])
+        tcomp = (np.zeros(len(terms), np.int64) if comps is None
+                 else np.asarray(comps, dtype=np.int64))
         _k.evaluate_pairs(X, rows, cells, self.centers, self.radii, self.weights,
                           self.biases, self.clamp, self.act_code, self.pou_code,
-                          ax1, ax2, coef, out, col)
+                          ax1, ax2, tcomp, coef, ncomp, out, col)
         return rows, cells, out
 
     def pairs(self, X, terms, sub=None):

@@ -216,12 +216,12 @@ class DomainBasis(Basis):
             return out
         return self._normalised(X, sub, terms)
 
-    def pair_values(self, X, sub, terms, out=None, col=0):
+    def pair_values(self, X, sub, terms, out=None, col=0, comps=None, ncomp=1):
         """:meth:`evaluate` in pair storage (see :meth:`Basis.pair_values`).
 
         Parameters
         ----------
-        X, sub, terms, out, col
+        X, sub, terms, out, col, comps, ncomp
             As for :meth:`Basis.pair_values`.
 
         Returns
@@ -229,11 +229,18 @@ class DomainBasis(Basis):
         rows, cells, values : ndarray
         """
         mask = sub >= 0
-        vals = self.evaluate(X, sub, terms)[mask]
         rows = np.nonzero(mask)[0].astype(np.int64)
+        J = self.features
         if out is None:
-            return rows, sub[mask], vals
-        out[:, col:col + self.features] = vals
+            out, col = np.empty((rows.size, ncomp * J)), 0
+        comps = [0] * len(terms) if comps is None else list(comps)
+        for c in range(ncomp):
+            mine = [t for t, cc in zip(terms, comps) if cc == c]
+            block = out[:, col + c * J:col + (c + 1) * J]
+            if mine:
+                block[...] = self.evaluate(X, sub, mine)[mask]
+            else:
+                block[...] = 0.0
         return rows, sub[mask], out
 
     def _normalised(self, X, sub, terms):

@@ -39,7 +39,7 @@ from scipy.linalg import lapack
 from .._warn import warn
 from ._kernels import scatter_dense
 
-__all__ = ["UnderdeterminedBlock", "SOLVERS", "row_norms", "matvec", "to_csr",
+__all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "row_norms", "matvec", "to_csr",
            "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
            "solve_system", "hager_inverse_norm"]
 
@@ -48,6 +48,11 @@ SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 # --section solvers measured it faster from 6x6 cells on (1.2 against 1.7 CPU s
 # at 6x6 x 100 features, 15.5 against 60.0 at 14x14), with the same error.
 AUTO_MULTIFRONTAL_CELLS = 36
+
+
+#: Column block size of the banded solver's compact-WY panel QR (see
+#: :func:`solve_banded`).
+PANEL_BLOCK = 128
 
 
 class UnderdeterminedBlock(Exception):
@@ -439,12 +444,14 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
             F[r0:r1, -1] = P[:, -1]
             r0 = r1
         pieces[n] = None  # free
-        # compact-WY QR of the whole panel (recursive dgeqrt3 inside, block
-        # size J): a handful of large level-3 calls instead of dgeqrf's
-        # column-by-column level-2 updates.  Measured on 4000 x 300 panels
-        # it is as fast single-threaded and 3x faster with 2 threads on a
-        # busy machine, where every threaded BLAS call pays a sync.
-        qr, T, info = lapack.dgeqrt(J, F[:, :J], overwrite_a=1)
+        # compact-WY QR of the whole panel in blocks of PANEL_BLOCK columns:
+        # a few large level-3 calls instead of dgeqrf's column-by-column
+        # level-2 updates.  One block of all J columns (as before) does
+        # extra flops in T for wide panels: with blocks of 128 the
+        # elasticity (J = 600) and Stokes (J = 900) solves of
+        # bench/rfm_pde.py took 0.74 / 2.78 s against 0.83 / 3.17 s, 2-D
+        # Helmholtz (J = 400) 0.30 against 0.34 s (256 was the same as 128).
+        qr, T, info = lapack.dgeqrt(min(J, PANEL_BLOCK), F[:, :J], overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"dgeqrt failed with info={info}")
         rest, info = lapack.dgemqrt(qr, T, F[:, J:], side="L", trans="T",

@@ -35,11 +35,9 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ._kernels import scatter_dense
-from .lstsq import hager_inverse_norm
+from .lstsq import PANEL_BLOCK, hager_inverse_norm
 
 __all__ = ["solve_multifrontal", "dissection_tree"]
-
-_NB = 128  # block size of the compact-WY QR of a front's pivot columns
 
 
 def dissection_tree(coords, leaf_size):
@@ -234,7 +232,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             factors[v] = None
             continue
         M = F.shape[0]
-        nb = min(kp, _NB)
+        nb = min(kp, PANEL_BLOCK)
         qr, T, info = lapack.dgeqrt(nb, F[:, :kp], overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"dgeqrt failed with info={info}")
