@@ -488,6 +488,19 @@ def sfli_init(n, box, activation="tanh", scheme="auto", shape=None,
     return udi_init(n, b_, activation, shape, random_state)
 
 
+def _check_layer(W, b, x, x_name, why):
+    """Validate a layer ``(W, b)`` and its (N, W.shape[1]) inputs ``x``."""
+    W = as_array(W, "W", ndim=2)
+    b = as_array(b, "b", ndim=1)
+    x = as_array(x, x_name, ndim=2)
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {describe(b)}")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{x_name} must have {W.shape[1]} columns {why}, got {describe(x)}")
+    return W, b, x
+
+
 def first_layer_features(W, b, activation, points):
     """Values ``sigma(x_k . w_j + b_j)`` of a first layer at points.
 
@@ -518,14 +531,7 @@ def first_layer_features(W, b, activation, points):
     >>> rankcore.eps_rank(M, 1e-4, kind="gram")
     20
     """
-    W = as_array(W, "W", ndim=2)
-    b = as_array(b, "b", ndim=1)
-    x = as_array(points, "points", ndim=2)
-    if b.shape[0] != W.shape[0]:
-        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {describe(b)}")
-    if x.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"points must have {W.shape[1]} columns to match W, got {describe(x)}")
+    W, b, x = _check_layer(W, b, points, "points", "to match W")
     act = activation_function(activation)
     with np.errstate(all="ignore"):
         out = act(x @ W.T + b)
@@ -589,14 +595,7 @@ def standardize_layer(W, b, inputs, weights, floor=1e-2):
     >>> bool(np.allclose(Z.mean(axis=0), 0)), np.round(Z.std(axis=0), 12).tolist()
     (True, [1.0, 1.0])
     """
-    W = as_array(W, "W", ndim=2)
-    b = as_array(b, "b", ndim=1)
-    H = as_array(inputs, "inputs", ndim=2)
-    if b.shape[0] != W.shape[0]:
-        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {describe(b)}")
-    if H.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"inputs must have {W.shape[1]} columns (the layer's input width), got {describe(H)}")
+    W, b, H = _check_layer(W, b, inputs, "inputs", "(the layer's input width)")
     w = check_weights(weights, "weights", H.shape[0])
     floor = check_positive_scalar(floor, "floor", allow_zero=True)
     w = w / w.sum()

@@ -27,6 +27,16 @@ def grid(box, n):
     return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
 
 
+def sin2pi(x):
+    """sin(2 pi x) sin(2 pi y): the manufactured Poisson solution of several tests."""
+    return np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])
+
+
+def sin2pi_rhs(x):
+    """-Laplace of sin2pi."""
+    return 8 * PI ** 2 * sin2pi(x)
+
+
 def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
@@ -243,8 +253,7 @@ def test_rows_on_a_psi_b_kink_are_a_one_sided_limit():
 def test_poisson_9x9_cells_at_the_default_15_points_per_cell():
     # was error 0.76 at 15 points per cell and 4.8e-3 at 14 (20 features);
     # at 100 features 1.0 against 7.6e-9 (bench/rfm_scale.py)
-    u = lambda x: np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
-    f = lambda x: 8 * PI ** 2 * u(x)  # noqa: E731
+    u, f = sin2pi, sin2pi_rhs
     X = grid(BOX2, 50)
     err = {}
     for p in (14, 15):
@@ -376,8 +385,7 @@ def test_banded_dense_lsmr_agree(pou):
 def test_auto_picks_multifrontal_from_36_cells():
     # bench/rfm_scale.py --section solvers: multifrontal 1.2 CPU s against
     # banded 1.7 at 6x6 cells x 100 features, 15.5 against 60.0 at 14x14
-    u = lambda x: np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
-    f = lambda x: 8 * PI ** 2 * u(x)  # noqa: E731
+    u, f = sin2pi, sin2pi_rhs
     X = grid(BOX2, 40)
     fits = {}
     for sub in (5, 6):
@@ -580,8 +588,7 @@ def test_kernel_matches_the_loop_reference(d, pou, activation):
 def test_explicit_multifrontal_with_too_few_rows_per_cell_goes_dense_and_says_so():
     # 6x6 cells x 30 features at 3 points per cell gave coefficients ~1e128
     # with solver="multifrontal" and no error.
-    u = lambda x: np.sin(2 * PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
-    f = lambda x: 8 * PI ** 2 * u(x)  # noqa: E731
+    u, f = sin2pi, sin2pi_rhs
     m = RFM(BOX2, subdomains=6, features=30, random_state=0, solver="multifrontal")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IllConditionedWarning)
