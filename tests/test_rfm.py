@@ -431,6 +431,21 @@ def test_ill_conditioned_solve_warns_with_condition_number():
     assert ok.rounding_floor_ < 1e-8
 
 
+
+def test_rounding_floor_subset_matches_all_points():
+    # rounding_floor_ is estimated on at most FLOOR_POINTS strided points;
+    # on a fit with 14x as many it must agree with the value over all of
+    # them (bench problems: within 5%)
+    from rankcore.rfm.model import FLOOR_POINTS
+    u = lambda x: np.sin(PI * x[:, 0]) * np.sin(2 * PI * x[:, 1])  # noqa: E731
+    m = RFM(BOX2, subdomains=2, features=150, scale=0.5, random_state=3)
+    X = grid(BOX2, 60)
+    assert X.shape[0] > 10 * FLOOR_POINTS
+    m.fit(X, u(X))
+    full = m._rounding_floor(X)
+    assert full > 0 and 0.5 < m.rounding_floor_ / full < 2.0
+
+
 # ----------------------------------------------------------- bad input ---
 
 @pytest.mark.parametrize("kwargs,exc,match", [

@@ -6,6 +6,7 @@ of the one-piece assembly; ``stack`` must free its input as it goes, which
 is what keeps the solve's peak memory near one copy of the system.
 """
 
+import math
 import tracemalloc
 
 import numpy as np
@@ -153,3 +154,18 @@ def test_components_in_one_pass_equal_one_component_at_a_time():
         mine = [t for t, cc in zip(terms, comps) if cc == c]
         want = b.pair_values(X, sub, mine)[2] if mine else 0.0
         np.testing.assert_allclose(vals[:, c * J:(c + 1) * J], want, rtol=1e-13, atol=1e-13)
+
+
+def test_tanh_kernel_values_and_derivatives_to_full_accuracy():
+    # the kernel's tanh comes from exp(-2|z|): the value within a few
+    # ulps absolute, the derivatives 1 - tanh^2 = 4e/(1+e)^2 and
+    # -2 tanh (1 - tanh^2) to relative accuracy even where 1 - tanh^2
+    # would cancel to zero (|z| > 19)
+    from rankcore.rfm._kernels import _act
+    z = np.concatenate([np.linspace(-30, 30, 601), [0.0, 1e-300, -1e-12, 1e-8]])
+    for zi in z:
+        s, d1, d2 = _act(float(zi), 0)
+        assert abs(s - math.tanh(zi)) <= 4.5e-16
+        sech2 = 1.0 / math.cosh(zi) ** 2
+        assert abs(d1 - sech2) <= 4e-15 * sech2
+        assert abs(d2 + 2 * math.tanh(zi) * sech2) <= 1e-14 * sech2 + 1e-300
