@@ -39,8 +39,8 @@ from scipy.linalg import lapack
 from .._warn import warn
 from ._kernels import scatter_dense
 
-__all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "row_norms", "matvec", "to_csr",
-           "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
+__all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row_norms",
+           "matvec", "to_csr", "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
            "solve_system", "hager_inverse_norm"]
 
 SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
@@ -50,9 +50,42 @@ SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 AUTO_MULTIFRONTAL_CELLS = 36
 
 
-#: Column block size of the banded solver's compact-WY panel QR (see
-#: :func:`solve_banded`).
+#: Largest column block of the compact-WY panel QR of the banded and
+#: multifrontal solvers (see :func:`panel_block`).
 PANEL_BLOCK = 128
+
+
+def panel_block(n):
+    """Column block size for the compact-WY QR of an ``n``-column panel.
+
+    Parameters
+    ----------
+    n : int
+        Columns of the panel (a block's unknowns, a separator's size).
+
+    Returns
+    -------
+    int
+        32 up to 128 columns, 64 up to 512, else ``PANEL_BLOCK`` (128); never
+        more than ``n``.
+
+    Notes
+    -----
+    Measured with OpenBLAS on one thread (the banded solves of
+    bench/rfm_pde.py's systems): 125 columns (1-D Helmholtz) 8.5 ms with
+    blocks of 32 against 9.6 ms with 128; 250 columns (heat, 8 cells) 416
+    against 430 ms with 128 and 457 with 32; 400 columns 225 against 230 ms;
+    600 and 900 columns (elasticity, Stokes) 657 and 2599 ms with 128
+    against 677 and 2680 with 64.  Smaller blocks do fewer flops in the
+    triangular factor T; larger ones use level-3 BLAS better.
+
+    Examples
+    --------
+    >>> panel_block(125), panel_block(250), panel_block(900), panel_block(20)
+    (32, 64, 128, 20)
+    """
+    nb = 32 if n <= 128 else 64 if n <= 512 else PANEL_BLOCK
+    return max(1, min(n, nb))
 
 
 class UnderdeterminedBlock(Exception):
@@ -444,14 +477,14 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
             F[r0:r1, -1] = P[:, -1]
             r0 = r1
         pieces[n] = None  # free
-        # compact-WY QR of the whole panel in blocks of PANEL_BLOCK columns:
+        # compact-WY QR of the whole panel in column blocks (panel_block):
         # a few large level-3 calls instead of dgeqrf's column-by-column
         # level-2 updates.  One block of all J columns (as before) does
         # extra flops in T for wide panels: with blocks of 128 the
         # elasticity (J = 600) and Stokes (J = 900) solves of
         # bench/rfm_pde.py took 0.74 / 2.78 s against 0.83 / 3.17 s, 2-D
         # Helmholtz (J = 400) 0.30 against 0.34 s (256 was the same as 128).
-        qr, T, info = lapack.dgeqrt(min(J, PANEL_BLOCK), F[:, :J], overwrite_a=1)
+        qr, T, info = lapack.dgeqrt(panel_block(J), F[:, :J], overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"dgeqrt failed with info={info}")
         rest, info = lapack.dgemqrt(qr, T, F[:, J:], side="L", trans="T",

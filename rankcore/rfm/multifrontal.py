@@ -35,7 +35,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ._kernels import scatter_dense
-from .lstsq import PANEL_BLOCK, hager_inverse_norm
+from .lstsq import hager_inverse_norm, panel_block
 
 __all__ = ["solve_multifrontal", "dissection_tree"]
 
@@ -232,7 +232,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             factors[v] = None
             continue
         M = F.shape[0]
-        nb = min(kp, PANEL_BLOCK)
+        nb = panel_block(kp)
         qr, T, info = lapack.dgeqrt(nb, F[:, :kp], overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"dgeqrt failed with info={info}")
