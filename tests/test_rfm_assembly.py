@@ -15,6 +15,7 @@ import pytest
 import naive
 from rankcore import RFM, activations
 from rankcore.rfm import assembly
+from rankcore.rfm.basis import Basis
 from rankcore.rfm.equations import LinearBlock
 
 
@@ -25,15 +26,33 @@ def _model(d=2, components=1, **kw):
     return m
 
 
-@pytest.mark.parametrize("d", [1, 2, 3])
+def _basis(d):
+    """The basis of a 2^d-cell model; for d = 4 (beyond RFM's boxes, still a
+    valid Basis) built directly, to reach the kernel's general loops."""
+    if d <= 3:
+        return _model(d).basis_
+    return Basis(np.array([[0.0, 1.0]] * d), (2,) * d, 6, "b", "tanh", 0.3,
+                 np.random.default_rng(3))
+
+
+def _unit(d, *axes):
+    a = [0] * d
+    for i in axes:
+        a[i] += 1
+    return tuple(a)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
 def test_pair_values_match_the_naive_reference_and_write_only_their_columns(d):
-    m = _model(d)
-    b = m.basis_
+    # d <= 3 runs the written-out kernel (_features_upto3), d = 4 the loops;
+    # every first derivative, every pure and mixed second derivative
+    b = _basis(d)
     rng = np.random.default_rng(0)
     X = np.ascontiguousarray(rng.uniform(0, 1, (40, d)))
     sub, _ = b.touching(X)
-    alphas = [(0,) * d, tuple(2 if i == 0 else 0 for i in range(d))]
-    coef = rng.uniform(-1, 1, (2, X.shape[0]))
+    alphas = [(0,) * d] + [_unit(d, i) for i in range(d)] + \
+        [_unit(d, i, k) for i in range(d) for k in range(i, d)]
+    coef = rng.uniform(-1, 1, (len(alphas), X.shape[0]))
     want = naive.rfm_evaluate_terms(X, sub, b.centers, b.radii, b.weights, b.biases,
                                     b.clamp, activations.get("tanh"), "b", alphas, coef)
     rows, cells, vals = b.pair_values(X, sub, list(zip(alphas, coef)))
@@ -139,15 +158,19 @@ def test_banded_private_row_triangles_give_the_dense_solution(monkeypatch):
                                atol=1e-8 * np.abs(coefs["dense"]).max())
 
 
-def test_components_in_one_pass_equal_one_component_at_a_time():
-    m = _model(2)
-    b = m.basis_
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_components_in_one_pass_equal_one_component_at_a_time(d):
+    b = _basis(d)
     rng = np.random.default_rng(4)
-    X = np.ascontiguousarray(rng.uniform(0, 1, (30, 2)))
+    X = np.ascontiguousarray(rng.uniform(0, 1, (30, d)))
     sub, _ = b.touching(X)
-    terms = [((2, 0), rng.uniform(-1, 1, 30)), ((0, 1), rng.uniform(-1, 1, 30)),
-             ((0, 0), rng.uniform(-1, 1, 30)), ((1, 1), rng.uniform(-1, 1, 30))]
-    comps = [2, 0, 2, 0]  # component 1 has no term
+    alphas = [(0,) * d] + [_unit(d, i) for i in range(d)] + \
+        [_unit(d, i, k) for i in range(d) for k in range(i, d)]
+    terms = [(a, rng.uniform(-1, 1, 30)) for a in alphas]
+    # every kind of term in both components 0 and 2; component 1 has none
+    comps = [2 * (k % 2) for k in range(len(terms))]
+    comps = comps + [2 - c for c in comps]
+    terms = terms + [(a, rng.uniform(-1, 1, 30)) for a in alphas]
     _, _, vals = b.pair_values(X, sub, terms, comps=comps, ncomp=3)
     J = b.features
     for c in range(3):
