@@ -916,11 +916,11 @@ class RFM:
         self.solver_ = used
         self.assembly_time_ = (time.perf_counter() - t0 - t_solve) if t_asm is None else t_asm
         self.solve_time_ = t_solve
-        # the floor is a maximum over points: a strided subset of at most
+        # the floor is a maximum over points: a subset of at most
         # FLOOR_POINTS of them estimates it at a fraction of the cost
         n = value_points.shape[0]
         if n > FLOOR_POINTS:
-            # a fixed pseudo-random subset: a strided one aliases with grids
+            # fixed and pseudo-random: a strided subset aliases with grids
             # (in 3-D it kept points near faces, where |u| is small)
             pick = np.sort(np.random.default_rng(0).choice(n, FLOOR_POINTS, replace=False))
             value_points = value_points[pick]
