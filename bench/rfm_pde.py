@@ -582,7 +582,8 @@ def worker(cfg):
     n_unknowns = prob.n_sub() * prob.features * prob.components * max(1, prob.slabs)
     kinds = sorted({w.category.__name__ for w in caught})
     return dict(rel_l2=l2[0], l2_seeds=l2,
-                max_err=float(np.abs(e).max()), cold_s=times[0],
+                max_err=float(np.abs(e).max()), cold_s=times[0], n_timed=len(times) - 1,
+                timed_total_s=sum(times[1:]),
                 time_s=min(times[1:] or times), peak_mb=peak,
                 solve_mb=peak - base, import_mb=import_mb, unknowns=n_unknowns,
                 warnings=kinds, **info)
@@ -665,6 +666,9 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="skip pyrfm")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    for name in ("seeds", "repeats", "threads", "timeout"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.worker:
         cfg = json.loads(args.worker)
         print("RESULT " + json.dumps(worker(cfg)), flush=True)

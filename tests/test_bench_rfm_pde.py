@@ -80,3 +80,28 @@ def test_rankcore_side_solves_quick_problems(bench, name, tol):
     assert seconds > 0
     if name == "nonlinear":
         assert 1 <= info["iters"] <= 30
+
+
+def test_worker_draws_several_seeds_and_times_short_problems_repeatedly(bench):
+    # --seeds: one error per draw, the first the timed one, the draws differ;
+    # a sub-second problem is timed more than repeats - 1 times
+    r = bench.worker(dict(problem="helm1d", quick=True, repeats=2, seeds=3, lib="rankcore",
+                          threads=1))
+    assert len(r["l2_seeds"]) == 3 and r["l2_seeds"][0] == r["rel_l2"]
+    assert len(set(r["l2_seeds"])) == 3 and max(r["l2_seeds"]) < 1e-6
+    # the timing loop's rule (whatever the machine's speed): at least
+    # repeats - 1 timed solves, then on until 1 s in all or 20 solves
+    assert 1 <= r["n_timed"] <= 20
+    assert r["n_timed"] == 20 or r["timed_total_s"] >= bench.MIN_TIMED_S
+    # the ratio table's test: identical samples are not told apart, disjoint
+    # ones of 5 are (exact two-sided p = 2/252)
+    assert bench.mann_whitney_p([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) > 0.9
+    assert bench.mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+
+
+@pytest.mark.parametrize("flag", ["--seeds", "--repeats", "--threads", "--timeout"])
+def test_bad_counts_are_refused_naming_the_flag(bench, flag, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["rfm_pde.py", flag, "0"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert f"{flag} must be a positive integer, got 0" in capsys.readouterr().err
