@@ -65,11 +65,14 @@ def interior_grid_1d(lo, hi, n):
     Parameters
     ----------
     lo, hi : float
+        Ends of the interval.
     n : int
+        Number of points.
 
     Returns
     -------
     ndarray, shape (n,)
+        ``lo + (hi - lo) * k / (n + 1)`` for ``k = 1 ... n``.
 
     Examples
     --------
@@ -95,7 +98,9 @@ def off_kinks(basis, X):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis whose cells place the kinks.
     X : ndarray, shape (N, d)
+        Points inside the box.
 
     Returns
     -------
@@ -137,7 +142,9 @@ def block_pairs(basis, X, terms, m, sub=None):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis to evaluate.
     X : ndarray, shape (N, d)
+        Points inside the box.
     terms : list of (component, alpha, coef)
         ``coef`` an (N,) array.
     m : int
@@ -148,6 +155,7 @@ def block_pairs(basis, X, terms, m, sub=None):
     Returns
     -------
     rows, blocks : ndarray of int64, shape (P,)
+        Point (row) and cell of each pair.
     vals : ndarray, shape (P, m * J)
         Component ``c`` in columns ``c*J ... c*J + J - 1``.
 
@@ -178,10 +186,13 @@ def scale_rows(rows, vals, rhs, n_rows, mode, weight=1.0):
     Parameters
     ----------
     rows : ndarray of int64, shape (P,)
+        Row of each pair.
     vals : ndarray, shape (P, W)
         Scaled in place.
     rhs : ndarray, shape (n_rows,)
+        Right-hand side, one value per row.
     n_rows : int
+        Number of rows.
     mode : {"row", "block"}
     weight : float
         Extra factor on every row.
@@ -217,7 +228,9 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis the rows are evaluated on.
     block : rankcore.rfm.equations.LinearBlock
+        The validated block whose equations give the rows.
     m : int
         Number of components.
     mode : {"row", "block"}
@@ -249,8 +262,11 @@ def linear_row_chunks(basis, block, m, chunk=None):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis the rows are evaluated on.
     block : rankcore.rfm.equations.LinearBlock
+        The validated block whose equations give the rows.
     m : int
+        Number of components.
     chunk : int, optional
         Points per chunk (default ``ROW_CHUNK``).
 
@@ -278,11 +294,15 @@ def equation_orders(blocks, d, m):
     Parameters
     ----------
     blocks : list of LinearBlock or NonlinearBlock
+        Validated equation blocks.
     d, m : int
+        Dimension and number of components.
 
     Returns
     -------
     ndarray of int64, shape (m, d)
+        ``orders[c, a]``: the highest order in coordinate ``a`` of a
+        derivative of component ``c`` in any block (0 if none).
     """
     orders = np.zeros((m, d), np.int64)
     for b in blocks:
@@ -298,11 +318,13 @@ def continuity_rows(basis, orders, m, per):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis the rows are evaluated on.
     orders : ndarray, shape (m, d)
         ``orders[c, a]`` is the equations' order in coordinate ``a`` for
         component ``c``: the value is always matched across faces normal to
         ``a``, the normal derivative too when that order is 2.
     m : int
+        Number of components.
     per : int
         Face points per cell and dimension.
 
@@ -355,13 +377,16 @@ def mean_rows(basis, m, means):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis the rows are evaluated on.
     m : int
+        Number of components.
     means : dict
         ``{component: value}``.
 
     Returns
     -------
     list of (rows, blocks, vals, rhs)
+        One system per entry of ``means``, each a single row (row 0).
 
     Notes
     -----
@@ -403,7 +428,9 @@ def stack(systems):
     Returns
     -------
     rows, blocks, vals, rhs : ndarray
+        The concatenated system, rows numbered in the order of ``systems``.
     n_rows : int
+        Total number of rows.
 
     Examples
     --------

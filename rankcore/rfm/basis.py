@@ -169,6 +169,7 @@ class Basis:
         idx : ndarray of int64, shape (N, S)
             Cell indices in increasing order, padded with -1.
         count : ndarray of int64, shape (N,)
+            Number of cells found for each point.
         """
         code = self.pou_code if pou is None else pou
         return _k.touching(X, self.lo, self.h, self.ncell_arr, self.strides,
@@ -180,6 +181,7 @@ class Basis:
         Parameters
         ----------
         X : ndarray, shape (N, d)
+            Points inside the box (contiguous float64).
         sub : ndarray of int64, shape (N, S)
             Cells per point, -1 padded (from :meth:`touching`).
         terms : list of (alpha, coef)
@@ -202,7 +204,11 @@ class Basis:
 
         Parameters
         ----------
-        X, sub, terms
+        X : ndarray, shape (N, d)
+            As for :meth:`evaluate`.
+        sub : ndarray of int64, shape (N, S)
+            As for :meth:`evaluate`.
+        terms : list of (alpha, coef)
             As for :meth:`evaluate`.
         out : ndarray, shape (P, W), optional
             Where to write the values (columns ``col .. col + ncomp *
@@ -243,14 +249,18 @@ class Basis:
         Parameters
         ----------
         X : ndarray, shape (N, d)
+            Points inside the box (contiguous float64).
         terms : list of (alpha, coef)
+            Multi-indices of order <= 2 and their (N,) coefficients.
         sub : ndarray, optional
             Cells per point; by default :meth:`touching`.
 
         Returns
         -------
         rows, cells : ndarray of int64, shape (P,)
+            Point and cell of each pair, in the row-major order of ``sub``.
         values : ndarray, shape (P, features)
+            The terms evaluated for cell ``cells[p]`` at point ``rows[p]``.
         """
         if sub is None:
             sub, _ = self.touching(X)

@@ -46,12 +46,14 @@ def box_of(domain):
     Parameters
     ----------
     domain : sequence of (lo, hi) pairs or rankcore.geometry.Geometry
+        A box, one pair per dimension, or a bounded geometry.
 
     Returns
     -------
     box : ndarray, shape (d, 2)
         The box, or the geometry's bounding box.
     geometry : Geometry or None
+        The geometry, or None for a box.
 
     Raises
     ------
@@ -80,12 +82,14 @@ def kept_cells(geometry, basis):
     Parameters
     ----------
     geometry : rankcore.geometry.Geometry
+        The domain.
     basis : rankcore.rfm.basis.Basis
         On the geometry's bounding box.
 
     Returns
     -------
     ndarray of bool, shape (n_cells,)
+        True for a cell where one of the probe points has ``sdf < 0``.
 
     Examples
     --------
@@ -130,6 +134,7 @@ class DomainBasis(Basis):
         kept for the kept cells, so the features of a cell do not depend on
         which other cells were dropped).
     keep : ndarray of bool, shape (full.n_cells,)
+        The cells of ``full`` to keep (:func:`kept_cells`).
     """
 
     def __init__(self, full, keep):  # noqa: D107 - documented on the class
@@ -163,13 +168,16 @@ class DomainBasis(Basis):
         Parameters
         ----------
         X : ndarray, shape (N, d)
+            Points inside the box (contiguous float64).
         pou : int, optional
+            Partition code to use instead of the basis' own (0 for psi_a).
 
         Returns
         -------
         idx : ndarray of int64, shape (N, S)
             Compact cell numbers, increasing, padded with -1.
         count : ndarray of int64, shape (N,)
+            Number of kept cells found for each point.
         """
         idx, _ = super().touching(X, pou)
         mapped = np.where(idx >= 0, self.compact[np.maximum(idx, 0)], -1)
@@ -189,12 +197,16 @@ class DomainBasis(Basis):
         Parameters
         ----------
         X : ndarray, shape (N, d)
+            Points inside the box (contiguous float64).
         sub : ndarray of int64, shape (N, S)
+            Compact cells per point, -1 padded (from :meth:`touching`).
         terms : list of (alpha, coef)
+            Multi-indices of order <= 2 and their (N,) coefficients.
 
         Returns
         -------
         ndarray, shape (N, S, features)
+            Zeros in padded slots.
         """
         # where every cell of the full grid covering a point is kept, the
         # partition already sums to 1 around it: the plain kernel is exact
@@ -221,12 +233,27 @@ class DomainBasis(Basis):
 
         Parameters
         ----------
-        X, sub, terms, out, col, comps, ncomp
+        X : ndarray, shape (N, d)
+            As for :meth:`evaluate`.
+        sub : ndarray of int64, shape (N, S)
+            As for :meth:`evaluate`.
+        terms : list of (alpha, coef)
+            As for :meth:`evaluate`.
+        out : ndarray, shape (P, W), optional
+            As for :meth:`Basis.pair_values`.
+        col : int
+            As for :meth:`Basis.pair_values`.
+        comps : sequence of int, optional
+            As for :meth:`Basis.pair_values`.
+        ncomp : int
             As for :meth:`Basis.pair_values`.
 
         Returns
         -------
-        rows, cells, values : ndarray
+        rows, cells : ndarray of int64, shape (P,)
+            Point and compact cell of each pair, in the row-major order of ``sub``.
+        values : ndarray
+            ``out`` (or the new array).
         """
         mask = sub >= 0
         rows = np.nonzero(mask)[0].astype(np.int64)
@@ -291,6 +318,18 @@ class DomainBasis(Basis):
 def restrict(geometry, basis):
     """Return the :class:`DomainBasis` of ``basis`` on ``geometry``.
 
+    Parameters
+    ----------
+    geometry : rankcore.geometry.Geometry
+        The domain.
+    basis : rankcore.rfm.basis.Basis
+        The basis on the geometry's bounding box, with ``pou="b"``.
+
+    Returns
+    -------
+    DomainBasis
+        ``basis`` restricted to the cells that :func:`kept_cells` keeps.
+
     Raises
     ------
     ValueError
@@ -314,7 +353,9 @@ def check_in_domain(geometry, basis, X, name):
     Parameters
     ----------
     geometry : rankcore.geometry.Geometry
+        The domain.
     basis : DomainBasis
+        The basis restricted to the domain.
     X : ndarray, shape (N, d)
         Points already checked against the bounding box.
     name : str
@@ -356,6 +397,7 @@ def domain_collocation_points(geometry, box, ncell, per):
     Parameters
     ----------
     geometry : rankcore.geometry.Geometry
+        The domain.
     box : ndarray, shape (d, 2)
         Its bounding box.
     ncell, per : tuple of int
@@ -364,6 +406,8 @@ def domain_collocation_points(geometry, box, ncell, per):
     Returns
     -------
     X_interior, X_boundary : ndarray
+        Interior points, shape (N_i, d), and boundary points, shape
+        (N_b, d), clipped to ``box``.
 
     Examples
     --------

@@ -35,13 +35,18 @@ MAX_ORDER = 2
 class LinearBlock(NamedTuple):
     """A validated linear block: ``sum_k coef_k D^(alpha_k) u_(c_k) = rhs`` at ``X``.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     X : ndarray, shape (N, d)
+        Points of the equations.
     terms : list of (int, tuple, ndarray)
         ``(component, alpha, coef (N,))`` per term.
     rhs : ndarray, shape (N,)
+        Right-hand side at ``X``.
     weight : float
+        Factor on every row of the block after row scaling.
     index : int
         Position of the block in the user's list (for messages).
     """
@@ -56,9 +61,12 @@ class LinearBlock(NamedTuple):
 class NonlinearBlock(NamedTuple):
     """A validated nonlinear block: ``residual(X, D) = 0``.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     X : ndarray, shape (N, d)
+        Points of the equations.
     residual : callable
         ``residual(X, D)`` with ``D[key]`` the (N,) derivative values.
     keys : list
@@ -66,7 +74,9 @@ class NonlinearBlock(NamedTuple):
     parsed : list of (int, tuple)
         ``(component, alpha)`` for each key.
     weight : float
+        Factor on every row of the block after row scaling.
     index : int
+        Position of the block in the user's list (for messages).
     """
 
     X: np.ndarray
@@ -83,13 +93,16 @@ def callable_values(func, X, name):
     Parameters
     ----------
     func : callable
+        ``func(X)`` returns one value per point, shape (N,) or (N, 1).
     X : ndarray, shape (N, d)
+        Points.
     name : str
         Name used in messages.
 
     Returns
     -------
     ndarray, shape (N,)
+        The values, contiguous float64.
 
     Examples
     --------
@@ -130,13 +143,17 @@ def values_at(value, X, name):
     Parameters
     ----------
     value : float, array_like or callable
+        A number (the same at every point), one value per point, or a
+        callable ``X -> (N,)``.
     X : ndarray, shape (N, d)
+        Points.
     name : str
         Name used in messages.
 
     Returns
     -------
     ndarray, shape (N,)
+        The value at each point of ``X``.
 
     Examples
     --------
@@ -207,6 +224,7 @@ def parse_key(key, d, m, where):
     Returns
     -------
     (int, tuple of int)
+        The component and the validated multi-index ``alpha``.
 
     Examples
     --------
@@ -258,6 +276,7 @@ def normalize_blocks(equations, d, m, check_points, *, nonlinear=False):
     Returns
     -------
     list of LinearBlock and NonlinearBlock
+        One record per block, in the order of ``equations``.
 
     Examples
     --------

@@ -98,12 +98,16 @@ def row_norms(rows, vals, n_rows):
     Parameters
     ----------
     rows : ndarray of int64, shape (P,)
+        Row of each pair.
     vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
     n_rows : int
+        Number of rows.
 
     Returns
     -------
     ndarray, shape (n_rows,)
+        The 2-norm of each row (0 for a row without pairs).
 
     Examples
     --------
@@ -125,11 +129,14 @@ def matvec(rows, blocks, vals, x, n_rows):
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     x : ndarray, shape (n_blocks, J)
+        The vector, ``J`` values per block.
     n_rows : int
+        Number of rows.
 
     Returns
     -------
     ndarray, shape (n_rows,)
+        The product, one value per row.
 
     Examples
     --------
@@ -152,10 +159,12 @@ def to_csr(rows, blocks, vals, n_rows, n_blocks):
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
 
     Returns
     -------
     scipy.sparse.csr_matrix, shape (n_rows, n_blocks * J)
+        The matrix, duplicate entries summed.
 
     Examples
     --------
@@ -181,12 +190,14 @@ def to_dense(rows, blocks, vals, n_rows, n_blocks, extra_cols=0):
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
     extra_cols : int
         Zero columns appended on the right (room for right-hand sides).
 
     Returns
     -------
     ndarray, shape (n_rows, n_blocks * J + extra_cols)
+        The matrix (pairs at the same place summed), zero elsewhere.
 
     Examples
     --------
@@ -244,13 +255,17 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     rhs : ndarray, shape (n_rows,)
+        Right-hand side.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
 
     Returns
     -------
     x : ndarray, shape (n_blocks, J)
+        The least-squares solution, one row per block.
     cond : float
-        1-norm condition estimate of the triangular factor (``dtrcon``).
+        1-norm condition estimate of the triangular factor (``dtrcon``);
+        the ratio of the extreme singular values when underdetermined.
 
     Examples
     --------
@@ -291,7 +306,9 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     rhs : ndarray, shape (n_rows,)
+        Right-hand side.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
     solver : {"auto", "banded", "dense", "lsmr", "multifrontal"}
     coords : ndarray of int, shape (n_blocks, d), optional
         Grid coordinates of the blocks; needed by ``"multifrontal"``
@@ -300,8 +317,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
     Returns
     -------
     x : ndarray, shape (n_blocks, J)
+        The least-squares solution, one row per block.
     cond : float
+        The used solver's condition estimate (see the module docstring).
     solver_used : str
+        The solver that ran: ``"banded"``, ``"dense"``, ``"lsmr"`` or
+        ``"multifrontal"``.
 
     Notes
     -----
@@ -374,11 +395,14 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     rhs : ndarray, shape (n_rows,)
+        Right-hand side.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
 
     Returns
     -------
     x : ndarray, shape (n_blocks, J)
+        The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the block triangular factor.
 
@@ -552,7 +576,9 @@ def hager_inverse_norm(solve, solve_t, n, max_iter=5):
     solve, solve_t : callable
         ``v -> A^{-1} v`` and ``v -> A^{-T} v`` on (n,) vectors.
     n : int
+        Order of A.
     max_iter : int
+        Most iterations of Hager's method.
 
     Returns
     -------
@@ -607,7 +633,9 @@ def solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks, *, tol=1e-15,
     vals : ndarray, shape (P, J)
         The ``J`` values of each pair.
     rhs : ndarray, shape (n_rows,)
+        Right-hand side.
     n_rows, n_blocks : int
+        Number of rows and of blocks.
     tol : float
         ``atol`` and ``btol`` of LSMR.
     maxiter : int, optional
@@ -616,6 +644,7 @@ def solve_lsmr(rows, blocks, vals, rhs, n_rows, n_blocks, *, tol=1e-15,
     Returns
     -------
     x : ndarray, shape (n_blocks, J)
+        The least-squares solution, one row per block.
     cond : float
         LSMR's condition estimate.
 

@@ -110,8 +110,14 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
 
     Parameters
     ----------
-    rows, blocks, vals, rhs, n_rows, n_blocks
-        The pair-stored system (see :mod:`rankcore.rfm.lstsq`).
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair (pair storage, see :mod:`rankcore.rfm.lstsq`).
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+        Right-hand side.
+    n_rows, n_blocks : int
+        Number of rows and of blocks.
     coords : ndarray of int, shape (n_blocks, d)
         Grid coordinates of the blocks; a row may only touch blocks whose
         coordinates differ by at most 1 per axis (any partition of unity on
@@ -122,6 +128,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
     Returns
     -------
     x : ndarray, shape (n_blocks, J)
+        The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the triangular factor.
 

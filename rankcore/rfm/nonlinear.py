@@ -48,7 +48,39 @@ _STALL_DECREASE = 1e-2
 
 
 class NewtonResult(NamedTuple):
-    """What :func:`gauss_newton` returns (coefficients, history, status)."""
+    """What :func:`gauss_newton` returns (coefficients, history, status).
+
+    The parameters are also the attributes of the same name.
+
+    Parameters
+    ----------
+    coef : ndarray, shape (n_subdomains, m * J)
+        The final coefficients.
+    cond : float
+        Condition estimate of the last linear solve (inf before any).
+    solver : str
+        Solver used by the last linear solve.
+    n_rows : int
+        Rows of the last linearised system.
+    residual : float
+        Final norm of the scaled residuals relative to the initial one (the
+        final norm itself when the initial one is zero).
+    t_solve : float
+        Seconds spent in the linear solves, in all.
+    history : list of float
+        Norm of the scaled residuals at the start of every iteration, then
+        at the end.
+    n_iter : int
+        Number of iterations run.
+    converged : bool
+        Whether the step or stall criterion was met (see the module docstring).
+    last_step : float
+        Relative change of the solution values at the equation points in the
+        last step (inf before any).
+    jacobian : str
+        How the partials of the last iteration were computed: ``"complex"``,
+        ``"fd"`` or ``"mixed"`` (the requested mode when none were computed).
+    """
 
     coef: np.ndarray
     cond: float
@@ -149,6 +181,7 @@ def residual_partials(block, D, mode):
     Parameters
     ----------
     block : rankcore.rfm.equations.NonlinearBlock
+        The block whose residual is differentiated.
     D : dict
         The current derivative values, ``D[key]`` of shape (N,).
     mode : {"complex", "fd", "auto"}
@@ -161,6 +194,7 @@ def residual_partials(block, D, mode):
     P : ndarray, shape (K, N)
         One row per key of the block.
     used : {"complex", "fd"}
+        The method that gave ``P``.
 
     Examples
     --------
@@ -198,8 +232,12 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
     model : rankcore.RFM
         After its basis was drawn (``basis_`` set).
     blocks : list of LinearBlock and NonlinearBlock
+        Validated equation blocks.
     max_iter : int
+        Most Gauss-Newton iterations.
     tol : float
+        Converged when an accepted step changes the solution values at the
+        equation points by at most ``tol`` (relative 2-norm).
     jacobian : {"auto", "complex", "fd"}
     means : dict, optional
         ``{component: value}`` mean conditions (linear rows).
@@ -209,6 +247,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
     Returns
     -------
     NewtonResult
+        The final coefficients, the residual history and the status.
     """
     basis = model.basis_
     m = model.n_components_

@@ -52,6 +52,7 @@ def prune_basis(basis, eps):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis to prune (left unchanged).
     eps : float
         Relative threshold on the cell Gram eigenvalues, in (0, 1).
 

@@ -36,6 +36,7 @@ def block_gram(rows, blocks, vals, weights):
     Parameters
     ----------
     rows, blocks : ndarray of int64, shape (P,)
+        Point and cell of each pair.
     vals : ndarray, shape (P, J)
         Values of the features of cell ``blocks[p]`` at point ``rows[p]``.
     weights : ndarray, shape (N,)
@@ -250,13 +251,16 @@ def basis_eps_rank(basis, X, weights, eps, relative=False):
     Parameters
     ----------
     basis : rankcore.rfm.basis.Basis
+        The basis whose Gram matrix is counted.
     X : ndarray, shape (N, d)
         Quadrature points (checked by the caller).
     weights : ndarray, shape (N,)
+        Quadrature weights (positive).
     eps : float or array_like
         Thresholds; the count of eigenvalues ``> eps`` (``> eps * lambda_max``
         with ``relative``).
     relative : bool
+        Whether ``eps`` is relative to the largest eigenvalue.
 
     Returns
     -------

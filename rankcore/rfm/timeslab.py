@@ -25,11 +25,15 @@ def slab_index(edges, t):
     Parameters
     ----------
     edges : ndarray, shape (slabs + 1,)
+        Increasing slab boundaries.
     t : ndarray
+        Times.
 
     Returns
     -------
     ndarray of int
+        Slab of each time, the shape of ``t``; times outside ``edges`` go
+        to the first or the last slab.
 
     Examples
     --------
@@ -119,6 +123,7 @@ def march(model, blocks, slabs):
     blocks : list of LinearBlock
         Validated blocks on the whole box.
     slabs : int
+        Number of equal slabs along the last coordinate.
 
     Returns
     -------
@@ -191,13 +196,18 @@ def slab_predict(model, X, alpha, component):
     Parameters
     ----------
     model : rankcore.RFM
+        Fitted by :func:`march` (``slab_models_`` set).
     X : ndarray, shape (N, d)
+        Points inside the box (validated).
     alpha : tuple of int
+        Derivative multi-index (validated).
     component : int or None
+        Which component; None gives all of them.
 
     Returns
     -------
     ndarray, shape (N,) or (N, components)
+        The values, as :meth:`rankcore.RFM.predict` returns them.
     """
     part = slab_index(model.slab_edges_, X[:, -1])
     m = model.n_components_
@@ -215,11 +225,15 @@ def slab_feature_matrix(model, X):
     Parameters
     ----------
     model : rankcore.RFM
+        Fitted by :func:`march` (``slab_models_`` set).
     X : ndarray, shape (N, d)
+        Points inside the box (validated).
 
     Returns
     -------
     ndarray, shape (N, sum of the slabs' columns)
+        Each slab's feature matrix in its own columns, at the points of
+        that slab; zero elsewhere.
     """
     part = slab_index(model.slab_edges_, X[:, -1])
     widths = [c.n_subdomains_ * c.features for c in model.slab_models_]
