@@ -71,8 +71,17 @@ class EpsRankCallback(Callback):
     module : str, optional
         Name of the submodule of the LightningModule that maps points (B, d)
         to outputs (default: the LightningModule itself).
-    batch_size, store_gram, overwrite, metadata
-        Passed to :class:`bridge.SnapshotRecorder`.
+    batch_size : int, default 8192
+        Quadrature points per forward pass; passed to
+        :class:`bridge.SnapshotRecorder`.
+    store_gram : bool, default True
+        Store the Gram matrices; passed to :class:`bridge.SnapshotRecorder`.
+    overwrite : bool, default False
+        Replace an existing file at ``path``; passed to
+        :class:`bridge.SnapshotRecorder`.
+    metadata : dict, optional
+        More root attributes of the file; passed to
+        :class:`bridge.SnapshotRecorder`.
 
     Notes
     -----
@@ -141,6 +150,19 @@ class EpsRankCallback(Callback):
         return mods[self.module]
 
     def setup(self, trainer, pl_module, stage):
+        """Create the recorder when a fit starts (global rank 0 only).
+
+        An open recorder from an earlier call is kept.
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The Trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        stage : str
+            Lightning's stage; only ``"fit"`` creates a recorder.
+        """
         if stage != "fit" or not trainer.is_global_zero:
             return
         if self.recorder is not None and not self.recorder.closed:
@@ -154,12 +176,42 @@ class EpsRankCallback(Callback):
             **self.recorder_kwargs)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        """Capture the features before the optimiser step, at recorded steps.
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The Trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        batch : object
+            The training batch (unused).
+        batch_idx : int
+            Index of the batch (unused).
+        """
         step = trainer.global_step
         if self.recorder is None or step % self.every or step == self._last:
             return
         self._pending = (step, self.recorder.compute())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        """Store the captured snapshot with the step's loss and log its ε-ranks.
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The Trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        outputs : torch.Tensor, dict or None
+            What ``training_step`` returned; its loss (the tensor, or the
+            ``"loss"`` entry of a dict) is stored if it has one element,
+            else NaN.
+        batch : object
+            The training batch (unused).
+        batch_idx : int
+            Index of the batch (unused).
+        """
         if self._pending is None:
             return
         step, (grams, feats) = self._pending
@@ -172,6 +224,15 @@ class EpsRankCallback(Callback):
                               on_epoch=False, rank_zero_only=True)
 
     def on_train_end(self, trainer, pl_module):
+        """Record the final state if its step is due and not yet recorded, then close.
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The Trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        """
         rec = self.recorder
         if rec is None:
             return
@@ -183,5 +244,16 @@ class EpsRankCallback(Callback):
         rec.close()
 
     def teardown(self, trainer, pl_module, stage):
+        """Close the recorder, if any (its file gets the end-of-run marker).
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The Trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+        stage : str
+            Lightning's stage.
+        """
         if self.recorder is not None:
             self.recorder.close()

@@ -28,6 +28,16 @@ INPUT_SUFFIX = ":input"
 def unwrap_model(model):
     """The module inside ``DistributedDataParallel``/``DataParallel`` wrappers.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model, wrapped or not.
+
+    Returns
+    -------
+    torch.nn.Module
+        The innermost ``.module`` of the wrappers, or ``model`` itself.
+
     Raises
     ------
     TypeError
@@ -51,6 +61,11 @@ def unwrap_model(model):
 def is_rank_zero():
     """True unless an initialised ``torch.distributed`` group says this is not rank 0.
 
+    Returns
+    -------
+    bool
+        False only in a non-zero rank of an initialised process group.
+
     Examples
     --------
     >>> from bridge.capture import is_rank_zero
@@ -72,6 +87,16 @@ def default_layer(model):
     ``nn.Linear`` in ``model.named_modules()`` order is taken as the output
     layer and its input, the last hidden layer, is recorded under the name
     ``"<module name>:input"``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (wrappers are unwrapped).
+
+    Returns
+    -------
+    str
+        A layer name as :func:`resolve_layers` takes it.
 
     Raises
     ------
@@ -110,10 +135,18 @@ def resolve_layers(model, layers=None):
     Parameters
     ----------
     model : torch.nn.Module
+        The model (wrappers are unwrapped).
     layers : str or sequence of str, optional
         Names from ``model.named_modules()``; the module's output is taken,
         or its input with the suffix ``":input"`` (``"<root>"`` names the
         model itself).  Default: ``[default_layer(model)]``.
+
+    Returns
+    -------
+    list of tuple
+        ``(name, module, capture_input)`` per layer, in the order given:
+        the name as given, the ``torch.nn.Module`` and whether its input
+        (True) or its output (False) is captured.
 
     Raises
     ------
@@ -158,7 +191,9 @@ def resolve_layers(model, layers=None):
 class Captured(NamedTuple):
     """Result of :func:`capture`.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     grams : dict of str to ndarray (n, n) float64, or None
         Symmetric Gram matrix per layer (None when no weights were given).

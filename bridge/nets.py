@@ -35,16 +35,52 @@ __all__ = ["Sin", "Cos", "make_activation", "activation_name", "MLP",
 
 
 class Sin(nn.Module):
-    """Elementwise ``sin`` as a module."""
+    """Elementwise ``sin`` as a module.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed on to ``torch.nn.Module`` (which takes none).
+    """
 
     def forward(self, x):
+        """Apply ``sin`` elementwise.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Input of any shape.
+
+        Returns
+        -------
+        torch.Tensor
+            ``torch.sin(x)``, same shape.
+        """
         return torch.sin(x)
 
 
 class Cos(nn.Module):
-    """Elementwise ``cos`` as a module."""
+    """Elementwise ``cos`` as a module.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed on to ``torch.nn.Module`` (which takes none).
+    """
 
     def forward(self, x):
+        """Apply ``cos`` elementwise.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Input of any shape.
+
+        Returns
+        -------
+        torch.Tensor
+            ``torch.cos(x)``, same shape.
+        """
         return torch.cos(x)
 
 
@@ -72,6 +108,16 @@ def make_activation(name) -> nn.Module:
 
     Aliases (swish, logistic, sine, cosine) and any letter case are accepted.
 
+    Parameters
+    ----------
+    name : str
+        An activation name or alias.
+
+    Returns
+    -------
+    torch.nn.Module
+        A new instance of the module class of that activation.
+
     Raises
     ------
     TypeError, ValueError
@@ -91,6 +137,17 @@ def activation_name(module):
 
     ``nn.ELU`` counts only with ``alpha == 1`` (the measured scheme);
     both GELU forms count as "gelu".
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module; only the exact activation classes of this module's table
+        (not subclasses) are recognised.
+
+    Returns
+    -------
+    str or None
+        The canonical name from ``rankcore.activations``, or None.
     """
     if isinstance(module, nn.ELU):
         return "elu" if float(module.alpha) == 1.0 else None
@@ -120,6 +177,7 @@ class MLP(nn.Module):
     Parameters
     ----------
     in_features, out_features : int
+        Input and output dimensions.
     width : int
         Neurons per hidden layer.
     depth : int
@@ -168,6 +226,18 @@ class MLP(nn.Module):
         _xavier_(self)
 
     def forward(self, x):
+        """Evaluate the network.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., out_features)
+            Outputs.
+        """
         return self.out(self.features(self.hidden(x)))
 
 
@@ -180,11 +250,15 @@ class ModifiedMLP(nn.Module):
 
     Parameters
     ----------
-    in_features, out_features, width : int
+    in_features, out_features : int
+        Input and output dimensions.
+    width : int
+        Neurons per hidden layer.
     depth : int
         Number of hidden layers ``H_1 .. H_depth`` (>= 1; depth 1 is an MLP
         with unused encoders).
     activation : str, default "tanh"
+        A name (or alias) from ``rankcore.activations``.
 
     Attributes
     ----------
@@ -228,7 +302,18 @@ class ModifiedMLP(nn.Module):
         _xavier_(self)
 
     def hidden_features(self, x):
-        """The last hidden layer's values (before ``features``) at inputs ``x``."""
+        """The last hidden layer's values (before ``features``) at inputs ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., width)
+            The last hidden features.
+        """
         s = self.act
         u = s(self.encoder_u(x))
         v = s(self.encoder_v(x))
@@ -239,6 +324,18 @@ class ModifiedMLP(nn.Module):
         return h
 
     def forward(self, x):
+        """Evaluate the network.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., out_features)
+            Outputs.
+        """
         return self.out(self.features(self.hidden_features(x)))
 
 
@@ -247,6 +344,15 @@ class FourierEmbedding(nn.Module):
 
     ``B`` (``width // 2`` rows) is a fixed buffer, as in the original
     PirateNet.  ``width`` must be even.
+
+    Parameters
+    ----------
+    in_features : int
+        Input dimension.
+    width : int
+        Number of output features, even.
+    scale : float, default 1.0
+        Standard deviation of the entries of ``B``.
     """
 
     def __init__(self, in_features, width, scale=1.0):
@@ -256,14 +362,26 @@ class FourierEmbedding(nn.Module):
         self.register_buffer("B", torch.randn(width // 2, in_features) * scale)
 
     def forward(self, x):
+        """Embed inputs.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., width)
+            ``cos(x B^T)`` then ``sin(x B^T)`` along the last axis.
+        """
         z = x @ self.B.T
         return torch.cat([torch.cos(z), torch.sin(z)], dim=-1)
 
 
 class PirateNet(nn.Module):
-    """PirateNet of Wang, Li, Chen & Perdikaris (2024), without its
-    least-squares output initialisation.
+    """PirateNet of Wang, Li, Chen & Perdikaris (2024).
 
+    The original's least-squares output initialisation is left out.
     ``phi = embedding(x)``; ``U = s(W_u phi + b_u)``, ``V = s(W_v phi + b_v)``;
     each block maps ``x`` to ``alpha h + (1 - alpha) x`` with
     ``f = s(W_1 x + b_1)``, ``z_1 = f U + (1 - f) V``, ``g = s(W_2 z_1 + b_2)``,
@@ -273,10 +391,14 @@ class PirateNet(nn.Module):
 
     Parameters
     ----------
-    in_features, out_features, width : int
+    in_features, out_features : int
+        Input and output dimensions.
+    width : int
+        Neurons per hidden layer (even for ``embedding="fourier"``).
     n_blocks : int
         Number of residual blocks (>= 1).
     activation : str, default "tanh"
+        A name (or alias) from ``rankcore.activations``.
     embedding : {"dense", "fourier"}, default "dense"
         "dense": ``phi = s(W_0 x + b_0)``, a trainable linear layer where SFLI
         acts; "fourier": the original fixed random Fourier features (SFLI then
@@ -333,7 +455,18 @@ class PirateNet(nn.Module):
         _xavier_(self)
 
     def hidden_features(self, x):
-        """The last hidden layer's values (before ``features``) at inputs ``x``."""
+        """The last hidden layer's values (before ``features``) at inputs ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., width)
+            The last hidden features.
+        """
         phi = self.embedding(x)
         u = self.act(self.encoder_u(phi))
         v = self.act(self.encoder_v(phi))
@@ -343,6 +476,18 @@ class PirateNet(nn.Module):
         return h
 
     def forward(self, x):
+        """Evaluate the network.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., in_features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (..., out_features)
+            Outputs.
+        """
         return self.out(self.features(self.hidden_features(x)))
 
 

@@ -38,6 +38,24 @@ DEFAULT_EPS = (1e-3, 1e-6)
 def eps_tuple(eps):
     """``eps`` as a tuple of finite positive floats (one value or several).
 
+    Parameters
+    ----------
+    eps : float or sequence of float
+        One tolerance or several, each finite and > 0, none repeated.
+
+    Returns
+    -------
+    tuple of float
+        The tolerances, in the order given.
+
+    Raises
+    ------
+    TypeError
+        If ``eps`` is not a number or a sequence of numbers (bools refused).
+    ValueError
+        If it is empty, holds a value that is not finite and > 0, or repeats
+        a value.
+
     Examples
     --------
     >>> from bridge.recorder import eps_tuple
@@ -70,6 +88,28 @@ def progress_bar(iterable, progress=None, **kwargs):
     ``progress=None`` shows the bar only when stderr is a terminal, ``False``
     never (tqdm is then not needed), ``True`` always.
 
+    Parameters
+    ----------
+    iterable : iterable
+        What to iterate over.
+    progress : bool or None, default None
+        When to show the bar (see above).
+    **kwargs
+        Further keyword arguments of ``tqdm`` (e.g. ``desc``, ``unit``).
+
+    Returns
+    -------
+    iterable
+        A ``tqdm`` bar over ``iterable``, or ``iterable`` itself when
+        ``progress`` is False, or None and tqdm is not installed.
+
+    Raises
+    ------
+    TypeError
+        If ``progress`` is not True, False or None.
+    ImportError
+        If ``progress`` is True and tqdm is not installed.
+
     Examples
     --------
     >>> from bridge.recorder import progress_bar
@@ -93,6 +133,18 @@ def progress_bar(iterable, progress=None, **kwargs):
 
 def metric_name(layer, eps):
     """Logger name of the ε-rank of ``layer`` at ``eps``: ``eps_rank/<layer>/<eps:g>``.
+
+    Parameters
+    ----------
+    layer : str
+        Layer name.
+    eps : float
+        Tolerance.
+
+    Returns
+    -------
+    str
+        The metric name.
 
     Examples
     --------
@@ -137,6 +189,16 @@ def check_loggers(loggers):
     """``loggers`` as a list of SummaryWriters and ``(name, value, step)`` callables.
 
     One logger may be given bare; None gives an empty list.
+
+    Parameters
+    ----------
+    loggers : object, sequence of objects or None
+        SummaryWriters (objects with ``add_scalar``) and callables.
+
+    Returns
+    -------
+    list
+        The loggers.
 
     Raises
     ------
@@ -297,8 +359,10 @@ class SnapshotRecorder:
         Returns
         -------
         grams : dict of str to ndarray (n, n) float64
+            Symmetric Gram matrix per layer.
         features : dict of str to ndarray (N, n) or None
-            Only when ``store_features`` is set.
+            Features per layer in the model's dtype; None unless
+            ``store_features`` is set.
         """
         p = next(iter(self.model.parameters()), None)
         key = (p.device, p.dtype) if p is not None else None
@@ -331,7 +395,9 @@ class SnapshotRecorder:
         Parameters
         ----------
         step : int
+            Training step; stored steps must increase.
         loss : float or 0-d tensor, optional
+            Loss at this step, finite or NaN (default NaN: not measured).
         **scalars : float or 0-d tensor
             Extra values stored per snapshot (e.g. ``lr=...``).
 
@@ -369,6 +435,19 @@ class SnapshotRecorder:
         this; the two halves let a caller (the Lightning callback) capture
         the features before an optimiser step and store them with the loss
         of that step once it is known.
+
+        Parameters
+        ----------
+        step : int
+            Training step; stored steps must increase.
+        grams : dict of str to ndarray (n, n) float64
+            Gram matrix per layer, as returned by :meth:`compute`.
+        features : dict of str to ndarray (N, n), optional
+            Features per layer, as returned by :meth:`compute`.
+        loss : float or 0-d tensor, optional
+            Loss at this step, finite or NaN (default NaN: not measured).
+        **scalars : float or 0-d tensor
+            Extra values stored with the snapshot (e.g. ``lr=...``).
 
         Returns
         -------
@@ -468,6 +547,7 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         ``torch.load(p, weights_only=True)`` (never unpickled).  A dict with a
         ``"model"`` or ``"state_dict"`` entry is accepted too.
     quadrature : rankcore.Quadrature
+        Points and weights on which features are evaluated.
     path : str or os.PathLike
         Snapshot file to create.
     steps : sequence of int, optional
@@ -475,14 +555,21 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         or 0, 1, 2, ... when a name has none.
     losses : sequence of float, optional
         Loss of each checkpoint (NaN if omitted).
-    layers, map_location, **kwargs
-        ``layers`` and further keyword arguments go to
-        :class:`SnapshotRecorder`; ``map_location`` to ``torch.load``
-        (default: the model's device).
+    layers : str or list of str, optional
+        Layers to record, as for :class:`SnapshotRecorder`.
+    map_location : str, torch.device or callable, optional
+        Passed to ``torch.load`` (default: the model's device).
     progress : bool or None
         Show a tqdm progress bar on stderr: ``None`` (default) shows it only
         when stderr is a terminal, ``False`` never, ``True`` always.  Needs
         tqdm (``pip install rankcore[plot]``) unless ``False``.
+    **kwargs
+        Further keyword arguments of :class:`SnapshotRecorder`.
+
+    Returns
+    -------
+    str
+        ``path``.
 
     Raises
     ------
@@ -490,11 +577,6 @@ def record_checkpoints(model, checkpoint_paths, quadrature, path, steps=None, *,
         On a malformed ``steps``, ``losses`` or ``checkpoint_paths``; these
         are checked before anything is written.  If a checkpoint fails to
         load or record, the partly written snapshot file is removed.
-
-    Returns
-    -------
-    str
-        ``path``.
 
     Examples
     --------

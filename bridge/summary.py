@@ -17,12 +17,16 @@ __all__ = ["eps_rank_report", "EpsRankTable", "hidden_layers"]
 class EpsRankTable:
     """Rows of per-layer ε-rank figures with a readable ``repr``.
 
-    Attributes
+    The parameters are also the attributes of the same name (stored as a
+    tuple and a list of tuples).
+
+    Parameters
     ----------
-    columns : tuple of str
-        ``("layer", "n", "eps_rank@<eps>", ..., "lambda_max", "lambda_min")``.
-    rows : list of tuple
-        One tuple per layer, in the order of ``columns``.
+    columns : sequence of str
+        Column names; :func:`eps_rank_report` uses ``("layer", "n",
+        "eps_rank@<eps>", ..., "lambda_max", "lambda_min")``.
+    rows : iterable of sequence
+        One row per layer, in the order of ``columns``.
 
     Examples
     --------
@@ -48,7 +52,13 @@ class EpsRankTable:
         return [r[j] for r in self.rows]
 
     def to_pandas(self):
-        """The table as a pandas DataFrame indexed by layer (needs pandas)."""
+        """The table as a pandas DataFrame indexed by layer (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per layer, indexed by the ``"layer"`` column.
+        """
         import pandas as pd
         return pd.DataFrame(self.rows, columns=list(self.columns)).set_index("layer")
 
@@ -64,7 +74,7 @@ class EpsRankTable:
 
 
 def hidden_layers(model):
-    """Names of the hidden layers of a model, in forward order.
+    """List the names of the hidden layers of a model, in forward order.
 
     The inputs of every ``nn.Linear`` (``"<name>:input"``), except those that
     receive the model's input itself, and the model's default layer
@@ -72,6 +82,16 @@ def hidden_layers(model):
     input of the output layer).  Which ``nn.Linear`` see the raw input is
     decided by a forward pass in :func:`eps_rank_report`; this function lists
     the candidates.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (wrappers are unwrapped).
+
+    Returns
+    -------
+    list of str
+        Layer names as :func:`bridge.capture.resolve_layers` takes them.
 
     Examples
     --------
@@ -102,7 +122,7 @@ def _quadrature(domain, order):
 
 def eps_rank_report(model, domain_or_quadrature, eps=DEFAULT_EPS, *, layers=None,
                     relative=False, order=None, as_frame=None, batch_size=8192):
-    """ε-rank and λ_min of every hidden layer of a model, now.
+    """Compute the ε-rank and λ_min of every hidden layer of a model, now.
 
     Parameters
     ----------

@@ -73,20 +73,29 @@ FAMILIES = ("sigmoidal", "ramp", "periodic")
 class Activation:
     """One activation: name, NumPy function and derivatives, family.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     name : str
         Canonical name.
-    f, df, d2f : callable
-        Vectorised float64 function, first and second derivative.
+    f : callable
+        Vectorised float64 function.
+    df : callable
+        Its first derivative.
+    d2f : callable
+        Its second derivative.
     family : {"sigmoidal", "ramp", "periodic"}
+        Placement family used by SFLI.
     odd : bool
         ``f(-z) == -f(z)``.
     smooth : bool
         ``f`` is twice continuously differentiable.
-    aliases : tuple of str
-    code : int
-        Stable index for compiled kernels.
+    aliases : tuple of str, default ()
+        Other accepted names.
+    code : int, default -1
+        Stable index for compiled kernels (set for the entries of
+        :data:`ACTIVATIONS`).
     """
 
     name: str
@@ -246,6 +255,21 @@ ALIASES = MappingProxyType({al: a.name for a in _ENTRIES for al in a.aliases})
 def names(family=None) -> tuple:
     """Canonical names in ``code`` order, optionally of one family.
 
+    Parameters
+    ----------
+    family : {"sigmoidal", "ramp", "periodic"}, optional
+        Only the names of this family; default all.
+
+    Returns
+    -------
+    tuple of str
+        The canonical names.
+
+    Raises
+    ------
+    ValueError
+        If ``family`` is not None or one of ``FAMILIES``.
+
     Examples
     --------
     >>> from rankcore.activations import names
@@ -265,8 +289,14 @@ def canonical_name(name, argname="activation") -> str:
     Parameters
     ----------
     name : str
+        A name or an alias, in any case.
     argname : str, default "activation"
         Argument name used in error messages.
+
+    Returns
+    -------
+    str
+        The canonical lower-case name.
 
     Raises
     ------
@@ -300,13 +330,15 @@ def get(name, argname="activation") -> Activation:
     Parameters
     ----------
     name : str or Activation
-        A name, an alias (case-insensitive) or an entry (returned as is).
+        A name, an alias (case-insensitive) or an entry, which is looked
+        up by its ``name`` (the table's entry of that name is returned).
     argname : str, default "activation"
         Argument name used in error messages.
 
     Returns
     -------
     Activation
+        The entry of :data:`ACTIVATIONS`.
 
     Examples
     --------

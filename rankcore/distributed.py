@@ -85,7 +85,17 @@ def require_dask():
 
 
 def is_dask_array(x) -> bool:
-    """Whether ``x`` is a ``dask.array.Array`` (never imports dask).
+    """Tell whether ``x`` is a ``dask.array.Array`` (never imports dask).
+
+    Parameters
+    ----------
+    x : object
+        Any object.
+
+    Returns
+    -------
+    bool
+        True if dask.array is already imported and ``x`` is one of its arrays.
 
     Examples
     --------
@@ -253,7 +263,7 @@ def gram(features, weights, *, chunk_rows=None, split_every=SPLIT_EVERY) -> np.n
     Returns
     -------
     ndarray, shape (n, n)
-        float64 NumPy array.
+        The Gram matrix as a float64 NumPy array.
 
     Raises
     ------
@@ -284,7 +294,7 @@ def gram(features, weights, *, chunk_rows=None, split_every=SPLIT_EVERY) -> np.n
 
 
 def spectrum_from_features(features, weights, *, split_every=SPLIT_EVERY) -> np.ndarray:
-    """Eigenvalues of ``Phi^T W Phi`` by tall-skinny QR of dask arrays.
+    """Compute the eigenvalues of ``Phi^T W Phi`` by tall-skinny QR of dask arrays.
 
     Called by ``rankcore.spectrum_from_features`` for dask input.  Each block
     gives the R factor of its rows of ``W^(1/2) Phi``; R factors are stacked
@@ -296,8 +306,12 @@ def spectrum_from_features(features, weights, *, split_every=SPLIT_EVERY) -> np.
 
     Parameters
     ----------
-    features, weights, split_every
+    features : dask.array.Array, shape (N, n)
         As :func:`gram`.
+    weights : dask.array.Array or array_like, shape (N,)
+        As :func:`gram`.
+    split_every : int, default 8
+        R factors stacked per reduction task.
 
     Returns
     -------
@@ -467,8 +481,9 @@ def monte_carlo(box, n, seed=None, *, chunks=None):
     Returns
     -------
     points : dask.array.Array, shape (n, d)
+        The points, float64.
     weights : dask.array.Array, shape (n,)
-        Same row chunks as the points.
+        The weights, float64; same row chunks as the points.
 
     Examples
     --------
@@ -508,7 +523,9 @@ def sobol(box, n, seed=None, *, chunks=None):
     Returns
     -------
     points : dask.array.Array, shape (n, d)
+        The points, float64.
     weights : dask.array.Array, shape (n,)
+        The weights, float64; same row chunks as the points.
 
     Examples
     --------

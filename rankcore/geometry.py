@@ -118,6 +118,16 @@ class Geometry:
         Exact for primitives; for combinations the sign is exact and the
         magnitude a lower bound of the distance to the boundary.
 
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            The points (shape (N,) is accepted in 1-D).
+
+        Returns
+        -------
+        ndarray, shape (N,)
+            Signed distance of each point: negative inside, positive outside.
+
         Examples
         --------
         >>> from rankcore.geometry import Disk
@@ -128,6 +138,16 @@ class Geometry:
 
     def contains(self, X) -> np.ndarray:
         """``sdf(X) <= 0``: whether each point lies in the (closed) domain.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            The points (shape (N,) is accepted in 1-D).
+
+        Returns
+        -------
+        ndarray of bool, shape (N,)
+            True for the points in the domain, boundary included.
 
         Examples
         --------
@@ -178,6 +198,11 @@ class Geometry:
             Number of points, ``1 <= n <= MAX_SAMPLES``.
         seed : int or numpy.random.Generator
             The same seed gives the same points.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            The points, uniform in the domain.
 
         Raises
         ------
@@ -235,8 +260,9 @@ class Geometry:
         Returns
         -------
         points : ndarray, shape (n, d)
+            Points on the boundary.
         normals : ndarray, shape (n, d)
-            Unit outward normals.
+            Unit outward normals at the points.
 
         Raises
         ------
@@ -584,6 +610,7 @@ class Ball(_Primitive):
     Parameters
     ----------
     center : array_like, shape (d,)
+        Centre of the ball, ``d`` = 1, 2 or 3.
     radius : float
         ``> 0``.
 
@@ -632,6 +659,13 @@ class Ball(_Primitive):
 
 class Disk(Ball):
     """Disk ``|x - center| <= radius`` in the plane (a 2-D :class:`Ball`).
+
+    Parameters
+    ----------
+    center : array_like, shape (2,)
+        Centre of the disk.
+    radius : float
+        ``> 0``.
 
     Examples
     --------
@@ -804,7 +838,8 @@ class HalfSpace(_Primitive):
     normal : array_like, shape (d,)
         Outward normal, not zero (normalised internally; ``offset`` is read
         in the units of the given normal).
-    offset : float
+    offset : float, default 0.0
+        Right-hand side of ``normal . x <= offset``; finite.
 
     Examples
     --------

@@ -38,7 +38,19 @@ MIN_CHUNK_ROWS = 256
 
 
 def default_chunk_rows(n: int) -> int:
-    """Rows per chunk used for ``n`` functions (see ``CHUNK_BYTES``)."""
+    """Return the rows per chunk used for ``n`` functions (see ``CHUNK_BYTES``).
+
+    Parameters
+    ----------
+    n : int
+        Number of functions (columns of the features).
+
+    Returns
+    -------
+    int
+        ``TARGET_CHUNK_ROWS`` rows, fewer when a float64 chunk of ``n``
+        columns would exceed ``CHUNK_BYTES``, but at least ``MIN_CHUNK_ROWS``.
+    """
     return max(MIN_CHUNK_ROWS, min(TARGET_CHUNK_ROWS, CHUNK_BYTES // (8 * max(int(n), 1))))
 
 
@@ -83,7 +95,19 @@ class GramAccumulator:
         return self._buf[:rows]
 
     def add(self, features, weights, *, name="features", wname="weights"):
-        """Add the contribution of one chunk (validated here)."""
+        """Add the contribution of one chunk (validated here).
+
+        Parameters
+        ----------
+        features : array_like, shape (N, n)
+            The chunk's features, real; float32 is cast row block by row block.
+        weights : array_like, shape (N,)
+            Positive quadrature weights of the chunk's rows.
+        name : str, default "features"
+            Name of ``features`` in error messages.
+        wname : str, default "weights"
+            Name of ``weights`` in error messages.
+        """
         f = _check_features(features, name)
         if f.shape[1] != self.n:
             raise ValueError(
@@ -122,7 +146,18 @@ class GramAccumulator:
         return True
 
     def result(self) -> np.ndarray:
-        """The symmetric (n, n) float64 Gram matrix accumulated so far."""
+        """Return the symmetric Gram matrix accumulated so far.
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            A new float64 array (zeros before any chunk).
+
+        Raises
+        ------
+        RuntimeError
+            If a chunk with non-finite features was added.
+        """
         if self._failed:
             raise RuntimeError(
                 "this GramAccumulator received non-finite features and holds no valid "

@@ -36,6 +36,20 @@ def njit(*args, **options):
     cache location is writable the function is compiled without a cache and a
     single :class:`CacheUnavailableWarning` is issued for the whole process.
 
+    Parameters
+    ----------
+    *args : callable
+        The function to compile, for the bare form; nothing otherwise.
+        Explicit signatures are refused (TypeError).
+    **options
+        Keyword options of ``numba.njit``.
+
+    Returns
+    -------
+    numba dispatcher or callable
+        The compiled-on-first-call function (bare form), or a decorator that
+        makes one.
+
     Examples
     --------
     >>> from rankcore.jit import njit

@@ -106,7 +106,18 @@ class Quadrature:
         return float(np.prod(self.box[:, 1] - self.box[:, 0]))
 
     def integrate(self, values) -> np.ndarray:
-        """``sum_k w_k values[k]`` along the first axis, in float64."""
+        """``sum_k w_k values[k]`` along the first axis, in float64.
+
+        Parameters
+        ----------
+        values : array_like, shape (N,), (N, m) or (N, m, p)
+            Values at the nodes, one row per point.
+
+        Returns
+        -------
+        ndarray, shape () or values.shape[1:]
+            The weighted sums (a 0-d array for 1-D ``values``).
+        """
         v = as_array(values, "values", ndim=(1, 2, 3))
         if v.shape[0] != self.n_points:
             raise ValueError(
@@ -235,6 +246,11 @@ def trapezoid(box, n) -> Quadrature:
     n : int or sequence of int
         Grid points per dimension, at least 2.
 
+    Returns
+    -------
+    Quadrature
+        ``prod(n)`` nodes.
+
     See Also
     --------
     gauss_legendre : Far more accurate for smooth integrands.
@@ -281,6 +297,11 @@ def monte_carlo(box, n, seed=None) -> Quadrature:
         Seed for ``numpy.random.default_rng``; the same seed gives the same rule.
         Bools, floats and negative ints are refused.
 
+    Returns
+    -------
+    Quadrature
+        ``n`` nodes.
+
     See Also
     --------
     sobol : Quasi-random points, usually a smaller error for the same ``n``.
@@ -313,6 +334,11 @@ def sobol(box, n, seed=None) -> Quadrature:
         Total number of points.
     seed : int, numpy.random.Generator or None
         Seed of the scrambling.
+
+    Returns
+    -------
+    Quadrature
+        ``n`` nodes.
 
     See Also
     --------

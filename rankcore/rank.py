@@ -99,7 +99,7 @@ def check_gram_stack(gram, name="gram"):
 
 
 def spectrum(gram, *, check_finite=True) -> np.ndarray:
-    """Eigenvalues of a Gram matrix (or a stack of them), in descending order.
+    """Compute the eigenvalues of a Gram matrix (or a stack of them), descending.
 
     Parameters
     ----------
@@ -112,7 +112,7 @@ def spectrum(gram, *, check_finite=True) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n,) or (T, n)
-        float64 eigenvalues, descending.  Negative eigenvalues caused by
+        Eigenvalues in float64, descending.  Negative eigenvalues caused by
         rounding are clipped to 0.
 
     Raises
@@ -157,7 +157,7 @@ def spectrum(gram, *, check_finite=True) -> np.ndarray:
 
 
 def spectrum_from_features(features, weights) -> np.ndarray:
-    """Eigenvalues of ``Phi^T W Phi`` from singular values of ``W^(1/2) Phi``.
+    """Compute the eigenvalues of ``Phi^T W Phi`` from singular values of ``W^(1/2) Phi``.
 
     The accurate path for thresholds below ~1e-12 * lambda_max: the absolute
     error of ``sigma_i`` is about ``2**-52 * sigma_max``, so ``lambda_i =
@@ -217,14 +217,14 @@ def weighted_r_factor(features, weights) -> np.ndarray:
     Parameters
     ----------
     features : ndarray, shape (N, n)
-        float32 or float64 function values at the quadrature points.
+        Function values at the quadrature points, float32 or float64.
     weights : ndarray, shape (N,)
         Positive quadrature weights (float64).
 
     Returns
     -------
     ndarray, shape (min(N, n), n)
-        float64, upper triangular (up to the signs of its rows).
+        The factor ``R`` in float64, upper triangular (up to the signs of its rows).
 
     Examples
     --------
@@ -250,10 +250,20 @@ def weighted_r_factor(features, weights) -> np.ndarray:
 
 
 def spectrum_from_r(r) -> np.ndarray:
-    """Eigenvalues of ``R^T R``, descending, as squared singular values of R.
+    """Compute the eigenvalues of ``R^T R`` as squared singular values of R.
 
     The last step of ``spectrum_from_features``; ``R`` has ``n`` columns and
     any number of rows (zeros are appended when it has fewer than ``n``).
+
+    Parameters
+    ----------
+    r : array_like, shape (m, n)
+        The factor ``R`` (any number ``m`` of rows), converted to float64.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Eigenvalues ``sigma**2``, descending.
 
     Raises
     ------
@@ -331,8 +341,8 @@ def eps_rank(x, eps, relative=False, kind="spectrum"):
 
     See Also
     --------
-    spectrum : eigenvalues of a Gram matrix.
-    spectrum_from_features : eigenvalues accurate far below 1e-12 * lambda_max.
+    spectrum : Eigenvalues of a Gram matrix.
+    spectrum_from_features : Eigenvalues accurate far below 1e-12 * lambda_max.
 
     Examples
     --------

@@ -209,10 +209,13 @@ def html_report(paths, *, eps=DEFAULT_EPS, relative=False, layers=None,
         Training steps whose spectra are plotted (the nearest snapshot of
         each); default five evenly spaced snapshots.
     title : str, optional
+        Title and heading of the page (HTML-escaped); default
+        ``"rankcore report: "`` followed by the file names.
 
     Returns
     -------
     str
+        The whole HTML page, figures embedded as ``data:`` images.
 
     Examples
     --------
@@ -329,10 +332,19 @@ def write_report(paths, output, **kwargs):
     so an interrupted run leaves no half-written report.  Keyword arguments
     are those of :func:`html_report`.
 
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        Snapshot files, as for :func:`html_report`.
+    output : str or os.PathLike
+        File to write; its directory must exist.
+    **kwargs
+        Keyword arguments of :func:`html_report`.
+
     Returns
     -------
     str
-        ``output``.
+        ``output``, as a str path.
 
     Examples
     --------

@@ -138,6 +138,12 @@ def _rows_for_paths(paths, eps, layer, relative):
 def active_client():
     """The active ``dask.distributed`` client, or None (never imports dask).
 
+    Returns
+    -------
+    distributed.Client or None
+        ``distributed.default_client()`` when ``distributed`` is already
+        imported and a client is running, else None.
+
     Examples
     --------
     >>> from rankcore.runs import active_client

@@ -203,6 +203,7 @@ def default_shape(activation, scheme="grid", dim=None) -> float:
     Returns
     -------
     float
+        The shape factor ``s``.
 
     Examples
     --------
@@ -231,10 +232,12 @@ def default_quadrature(box):
     Parameters
     ----------
     box : sequence of (lo, hi) pairs, or one pair for 1-D
+        The domain.
 
     Returns
     -------
     rankcore.Quadrature
+        The rule on ``box``.
 
     Examples
     --------
@@ -281,7 +284,9 @@ def grid_init(n, interval, activation="tanh", shape=None):
     Returns
     -------
     W : ndarray, shape (n, 1), float64
+        Input weights of the neurons.
     b : ndarray, shape (n,), float64
+        Biases of the neurons.
 
     Raises
     ------
@@ -382,6 +387,7 @@ def udi_init(n, box, activation="tanh", shape=None, random_state=None,
     W : ndarray, shape (n, d), float64
         ``gamma * a_j`` (rows of norm ``gamma``; sin/cos: norm ``k_j``).
     b : ndarray, shape (n,), float64
+        Biases of the neurons.
 
     Raises
     ------
@@ -454,7 +460,9 @@ def sfli_init(n, box, activation="tanh", scheme="auto", shape=None,
     n : int
         Layer width.
     box : sequence of (lo, hi) pairs, or one pair for 1-D
-    activation : str
+        The domain.
+    activation : str, default "tanh"
+        One of ``SFLI_ACTIVATIONS``.
     scheme : {"auto", "grid", "udi"}
         "auto" picks "grid" for ``d == 1`` and "udi" for ``d >= 2``.
     shape : float, optional
@@ -464,7 +472,10 @@ def sfli_init(n, box, activation="tanh", scheme="auto", shape=None,
 
     Returns
     -------
-    W : ndarray (n, d), b : ndarray (n,)
+    W : ndarray, shape (n, d), float64
+        Input weights of the neurons.
+    b : ndarray, shape (n,), float64
+        Biases of the neurons.
 
     Raises
     ------
@@ -502,18 +513,23 @@ def _check_layer(W, b, x, x_name, why):
 
 
 def first_layer_features(W, b, activation, points):
-    """Values ``sigma(x_k . w_j + b_j)`` of a first layer at points.
+    """Evaluate the features ``sigma(x_k . w_j + b_j)`` of a first layer at points.
 
     Parameters
     ----------
-    W : array_like (n, d)
-    b : array_like (n,)
+    W : array_like, shape (n, d)
+        Input weights, one row per neuron.
+    b : array_like, shape (n,)
+        Biases.
     activation : str
-    points : array_like (N, d)
+        A supported activation or alias (:func:`activation_function`).
+    points : array_like, shape (N, d)
+        The points ``x_k``.
 
     Returns
     -------
-    ndarray (N, n), float64
+    ndarray, shape (N, n), float64
+        Value of neuron ``j`` at point ``k`` in column ``j``, row ``k``.
 
     Raises
     ------
@@ -563,6 +579,7 @@ def standardize_layer(W, b, inputs, weights, floor=1e-2):
     W : array_like, shape (m, n)
         Weight of the layer (``m`` outputs, ``n`` inputs).
     b : array_like, shape (m,)
+        Bias of the layer.
     inputs : array_like, shape (N, n)
         The layer's inputs at the ``N`` quadrature nodes.
     weights : array_like, shape (N,)
@@ -574,9 +591,11 @@ def standardize_layer(W, b, inputs, weights, floor=1e-2):
 
     Returns
     -------
-    W : ndarray (m, n), b : ndarray (m,)
-        float64.  On the nodes, ``inputs @ W'.T + b'`` has mean
-        ``b`` and, for unit-norm rows of ``W`` and uncorrelated inputs,
+    W : ndarray, shape (m, n), float64
+        The rescaled weight ``W'``.
+    b : ndarray, shape (m,), float64
+        The shifted bias ``b'``.  On the nodes, ``inputs @ W'.T + b'`` has
+        mean ``b`` and, for unit-norm rows of ``W`` and uncorrelated inputs,
         variance about 1.
 
     Raises

@@ -104,6 +104,16 @@ def printable(text):
     (newlines included) and Unicode direction overrides are shown as
     ``\\xNN`` / ``\\uNNNN``.
 
+    Parameters
+    ----------
+    text : object
+        Text to show; other objects are converted with ``str``.
+
+    Returns
+    -------
+    str
+        ``str(text)`` with those characters escaped.
+
     Examples
     --------
     >>> from rankcore.snapshots import printable
@@ -118,6 +128,20 @@ def printable(text):
 
 def check_name(name, what):
     """A layer, scalar or metadata name: a non-empty str without ``/`` or controls.
+
+    Also refuses ``"."`` and ``".."``.
+
+    Parameters
+    ----------
+    name : object
+        The name to check.
+    what : str
+        What the name is, for error messages (e.g. ``"layer name"``).
+
+    Returns
+    -------
+    str
+        ``name`` itself.
 
     Raises
     ------
@@ -144,6 +168,28 @@ def check_real(x, name, *, allow_inf=True):
 
     NaN is accepted (a value that was not measured); infinities only with
     ``allow_inf``.
+
+    Parameters
+    ----------
+    x : object
+        A real number (not a bool), or anything ``float`` accepts, such as a
+        0-d array or a one-element tensor.
+    name : str
+        Name of the value in error messages.
+    allow_inf : bool, default True
+        Accept infinities.
+
+    Returns
+    -------
+    float
+        ``float(x)``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is a bool or not convertible to a float.
+    ValueError
+        If ``x`` is infinite and ``allow_inf`` is False.
 
     Examples
     --------
@@ -190,6 +236,17 @@ def check_metadata(metadata):
 
     Keys follow :func:`check_name` and may not be one of the format's own
     root attributes (:data:`RESERVED_ATTRIBUTES`).
+
+    Parameters
+    ----------
+    metadata : dict or None
+        Names mapped to str, int, float or bool values.
+
+    Returns
+    -------
+    dict
+        A new dict with the values as stored: str, ``numpy.int64``,
+        ``numpy.float64``, or ``numpy.int8`` for bools (empty for None).
 
     Raises
     ------
@@ -504,6 +561,7 @@ class SnapshotWriter:
 
     @property
     def closed(self):
+        """Whether the file is closed (by ``close``, ``discard`` or a failed write)."""
         return self._f is None
 
     # -- writing --------------------------------------------------------
@@ -1141,9 +1199,21 @@ class Run:
     when first read: a file whose data break the format raises
     :class:`SnapshotFileError` there.
 
+    Parameters
+    ----------
+    path : str
+        Path of the file.
+    fid : h5py.h5f.FileID
+        The file, opened for reading by :func:`open_run`.
+    sb : object
+        What :func:`open_run` read from the file's HDF5 superblock.
+    size : int
+        Size of the file in bytes when opened.
+
     Attributes
     ----------
     path : str
+        Path of the file.
     layers : list of str
         Recorded layers in recording order.  The per-layer accessors take
         ``layer=``; it may be left out only for a run with one layer.
@@ -1454,11 +1524,32 @@ class Run:
         return layer
 
     def n_features(self, layer=None):
-        """Number of features n of a layer (``layer`` needed for several layers)."""
+        """Number of features n of a layer.
+
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+
+        Returns
+        -------
+        int
+            The number of features n.
+        """
         return self._n[self._layer(layer)]
 
     def spectra(self, layer=None):
         """Stored spectra of a layer, descending, float64 (T, n).
+
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+
+        Returns
+        -------
+        ndarray, shape (T, n)
+            One spectrum per snapshot, read-only.
 
         Raises
         ------
@@ -1468,20 +1559,56 @@ class Run:
         return self._read(f"layers/{self._layer(layer)}/spectrum")
 
     def has_grams(self, layer=None):
-        """Whether the file stores the Gram matrices of ``layer``."""
+        """Whether the file stores the Gram matrices of ``layer``.
+
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+
+        Returns
+        -------
+        bool
+            True if :meth:`grams` can read them.
+        """
         return f"layers/{self._layer(layer)}/gram" in self._ds
 
     def has_features(self, layer=None):
-        """Whether the file stores the raw features of ``layer``."""
+        """Whether the file stores the raw features of ``layer``.
+
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+
+        Returns
+        -------
+        bool
+            True if :meth:`features` can read them.
+        """
         return f"layers/{self._layer(layer)}/features" in self._ds
 
     def grams(self, layer=None, index=None):
         """Gram matrices of a layer, float64 (T, n, n), or one (n, n) by ``index``.
 
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+        index : int, optional
+            Snapshot to read, in ``[-T, T)``; default all.
+
+        Returns
+        -------
+        ndarray, shape (T, n, n) or (n, n)
+            The Gram matrices, or the one of snapshot ``index``; read-only.
+
         Raises
         ------
         ValueError
             If the file was written without Gram matrices.
+        IndexError
+            If ``index`` is out of range.
         """
         layer = self._layer(layer)
         if not self.has_grams(layer):
@@ -1491,10 +1618,25 @@ class Run:
     def features(self, layer=None, index=None):
         """Raw features of a layer, (T, N, n), or one (N, n) by ``index``.
 
+        Parameters
+        ----------
+        layer : str, optional
+            Layer name; required when the run has several layers.
+        index : int, optional
+            Snapshot to read, in ``[-T, T)``; default all.
+
+        Returns
+        -------
+        ndarray, shape (T, N, n) or (N, n)
+            Features at the ``N`` quadrature points, in the stored dtype
+            (float32 or float64); read-only.
+
         Raises
         ------
         ValueError
             If the file was written without features.
+        IndexError
+            If ``index`` is out of range.
         """
         layer = self._layer(layer)
         if not self.has_features(layer):
@@ -1513,7 +1655,7 @@ class Run:
         return self._read(key, i % T)
 
     def eps_rank(self, eps, layer=None, relative=False):
-        """ε-rank of every snapshot from the stored spectra.
+        """Compute the ε-rank of every snapshot from the stored spectra.
 
         Parameters
         ----------
@@ -1521,18 +1663,20 @@ class Run:
             Tolerance(s).
         layer : str, optional
             Layer name; required when the run has several layers.
-        relative : bool
+        relative : bool, default False
             Count eigenvalues > eps * λ_max instead of > eps.
 
         Returns
         -------
         ndarray of int64, shape (T,) or (T, len(eps))
+            The ε-rank per snapshot (and per tolerance for an array ``eps``).
         """
         from .rank import eps_rank
         return np.asarray(eps_rank(self.spectra(layer), eps, relative=relative))
 
     # -- lifetime -------------------------------------------------------
     def close(self):
+        """Close the file (idempotent)."""
         if self._fid is not None:
             fid, self._fid = self._fid, None
             self._tree = self._ds = self._count_ds = self._finished_ds = None
@@ -1559,10 +1703,12 @@ def open_run(path):
     Parameters
     ----------
     path : str or os.PathLike
+        The snapshot file.
 
     Returns
     -------
     Run
+        The run; close it with :meth:`Run.close` or use it as a context manager.
 
     Raises
     ------

@@ -24,7 +24,9 @@ __all__ = ["staircase", "Staircase", "Step", "StepPair"]
 class Step(NamedTuple):
     """One detected step.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     start, end : int
         Training steps of the last sample before the change and of the
@@ -42,7 +44,9 @@ class Step(NamedTuple):
 class StepPair(NamedTuple):
     """A loss step matched with an ε-rank rise.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     rank_step, loss_step : int
         Indices into ``Staircase.rank_steps`` and ``Staircase.loss_steps``.
@@ -59,11 +63,19 @@ class StepPair(NamedTuple):
 class Staircase:
     """Result of :func:`staircase` (read-only attributes).
 
+    Parameters
+    ----------
+    **fields
+        The attributes below, by name (:func:`staircase` passes them all).
+
     Attributes
     ----------
     eps : float
+        Tolerance of the ε-rank.
     relative : bool
+        Whether the ε-rank is relative to λ_max.
     layer : str or None
+        The layer analysed (a label only for array input).
     steps : ndarray (T,) of int64
         Training steps of the samples used (samples without a finite,
         positive loss are dropped).
@@ -111,7 +123,15 @@ class Staircase:
         return tuple(s for s in self.rank_steps if s.after > s.before)
 
     def table(self):
-        """Rows ``(kind, start, end, before, after, matched lag or None)`` of all steps."""
+        """List all steps as rows ``(kind, start, end, before, after, lag)``.
+
+        Returns
+        -------
+        list of tuple
+            One row per step, ``kind`` ``"rank"`` or ``"loss"`` and ``lag``
+            that of its matched pair (None when unmatched), sorted by
+            ``start`` and then ``kind``.
+        """
         lag_of_loss = {p.loss_step: p.lag for p in self.pairs}
         lag_of_rank = {p.rank_step: p.lag for p in self.pairs}
         rows = [("rank", s.start, s.end, s.before, s.after, lag_of_rank.get(i))
@@ -226,7 +246,7 @@ def _inputs(run, eps, layer, relative):
 
 def staircase(run, eps, layer=None, *, relative=False, min_drop=0.1, rate_factor=1.0,
               smooth=3, max_lag=None, tolerance=0):
-    """Steps of the loss and of the ε-rank over a run, and their alignment.
+    """Detect the steps of the loss and of the ε-rank over a run, and their alignment.
 
     Parameters
     ----------

@@ -64,6 +64,7 @@ def hong_pan_bound(n, k):
     Returns
     -------
     float
+        The bound, in ``(0, 1]``.
 
     Raises
     ------
@@ -105,7 +106,10 @@ def _srrqr_bound(n, k, f):
 class SubsetSelection:
     """Rows selected by :func:`select_rows`.
 
-    Attributes
+    Made by :func:`select_rows`; the parameters other than ``_block`` are also
+    the attributes of the same name.
+
+    Parameters
     ----------
     indices : ndarray of int64, shape (k,)
         Selected rows of ``V``, in increasing order.
@@ -132,6 +136,11 @@ class SubsetSelection:
         False only if ``"srrqr"`` stopped at its swap cap.
     n, k : int
         Shape of ``V``.
+    _block : ndarray, shape (k, k)
+        A copy of ``V[indices]`` (private; ``sigma_min`` is computed from it).
+
+    Attributes
+    ----------
     sigma_min : float
         ``sigma_min(V[indices])``, computed on first access (an SVD of the
         ``k x k`` block).

@@ -42,7 +42,9 @@ KINDS = ("random", "duplicates", "poly")
 class FunctionSet(NamedTuple):
     """A sampled function set drawn by :func:`function_sets`.
 
-    Attributes
+    The parameters are also the attributes of the same name.
+
+    Parameters
     ----------
     kind : str
         One of :data:`KINDS`.
@@ -138,7 +140,7 @@ def function_set(kind, n, seed=0, dim=1):
 
 
 def function_sets(kinds=KINDS, *, max_n=60, max_poly=16, dims=(1, 2)):
-    """Hypothesis strategy drawing :class:`FunctionSet` values.
+    """Build a Hypothesis strategy drawing :class:`FunctionSet` values.
 
     Parameters
     ----------

@@ -60,7 +60,10 @@ TAU_FACTOR = 4.0
 class SubsetApproximation:
     """Theorem 3.1 evaluated on one Gram matrix.
 
-    Attributes
+    Made by :func:`subset_approximation`; the parameters are also the
+    attributes of the same name.
+
+    Parameters
     ----------
     n : int
         Number of functions.
@@ -103,6 +106,9 @@ class SubsetApproximation:
         Whether the selection method guarantees ``worst_case_bound``
         (False for ``"qrcp"``; the per-function ``bounds`` hold for every
         method).
+
+    Attributes
+    ----------
     holds : bool
         ``all(errors <= bounds_tol)``.
     """
@@ -322,7 +328,10 @@ def subset_approximation(gram, eps, *, f=1.0, method="srrqr", relative=False):
 class LossLowerBound:
     """Theorem 3.2 evaluated for one coefficient vector.
 
-    Attributes
+    Made by :func:`loss_lower_bound`; the parameters are also the attributes
+    of the same name.
+
+    Parameters
     ----------
     sqrt_loss : float
         The actual ``sqrt(L(c)) = ||sum_j c_j phi_j - u||`` from
@@ -426,8 +435,12 @@ def loss_lower_bound(gram, b, u_norm2, c, eps, *, f=1.0, method="srrqr",
         Coefficients of ``v``.
     eps : float
         Threshold > 0 (absolute unless ``relative``).
-    f, method, relative
-        As for :func:`subset_approximation`.
+    f : float, default 1.0
+        Strong-RRQR parameter, as for :func:`subset_approximation`.
+    method : {"srrqr", "qrcp", "brute"}, default "srrqr"
+        Row selection, as for :func:`subset_approximation`.
+    relative : bool, default False
+        Use ``eps * lambda_max`` as the threshold.
     approximation : SubsetApproximation, optional
         A result of ``subset_approximation(gram, eps, ...)`` to reuse (for
         many ``c`` with the same Gram matrix); it must have been computed
@@ -573,8 +586,12 @@ def loss_lower_bound_from_features(features, target, weights, c, eps, *, f=1.0,
         Coefficients of ``v = sum_j c_j phi_j``.
     eps : float
         Threshold > 0.
-    f, method, relative
-        As for :func:`loss_lower_bound`.
+    f : float, default 1.0
+        Strong-RRQR parameter, as for :func:`loss_lower_bound`.
+    method : {"srrqr", "qrcp", "brute"}, default "srrqr"
+        Row selection, as for :func:`loss_lower_bound`.
+    relative : bool, default False
+        Use ``eps * lambda_max`` as the threshold.
 
     Returns
     -------
