@@ -193,3 +193,13 @@ def test_no_references_to_files_outside_the_repository():
                 if pattern.search(line):
                     hits.append(f"{path.relative_to(ROOT)}:{lineno}: {what}: {line.strip()}")
     assert not hits, "references to material the repository does not contain:\n" + "\n".join(hits)
+
+
+def test_public_docstrings_have_no_numpydoc_findings():
+    # docs/check_docstrings.py: numpydoc's validator over every documented
+    # name of rankcore and bridge (its default ignores: See Also, extended
+    # summaries, examples everywhere)
+    out = subprocess.run([sys.executable, str(ROOT / "docs" / "check_docstrings.py")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[0] == "0 docstring problems", out.stdout[:3000]
