@@ -42,6 +42,12 @@ def _unit(d, *axes):
     return tuple(a)
 
 
+def _every_alpha(d):
+    """The value, every first derivative, every pure and mixed second one."""
+    return [(0,) * d] + [_unit(d, i) for i in range(d)] + \
+        [_unit(d, i, k) for i in range(d) for k in range(i, d)]
+
+
 @pytest.mark.parametrize("d", [1, 2, 3, 4])
 def test_pair_values_match_the_naive_reference_and_write_only_their_columns(d):
     # d <= 3 runs the written-out kernel (_features_upto3), d = 4 the loops;
@@ -50,8 +56,7 @@ def test_pair_values_match_the_naive_reference_and_write_only_their_columns(d):
     rng = np.random.default_rng(0)
     X = np.ascontiguousarray(rng.uniform(0, 1, (40, d)))
     sub, _ = b.touching(X)
-    alphas = [(0,) * d] + [_unit(d, i) for i in range(d)] + \
-        [_unit(d, i, k) for i in range(d) for k in range(i, d)]
+    alphas = _every_alpha(d)
     coef = rng.uniform(-1, 1, (len(alphas), X.shape[0]))
     want = naive.rfm_evaluate_terms(X, sub, b.centers, b.radii, b.weights, b.biases,
                                     b.clamp, activations.get("tanh"), "b", alphas, coef)
@@ -164,8 +169,7 @@ def test_components_in_one_pass_equal_one_component_at_a_time(d):
     rng = np.random.default_rng(4)
     X = np.ascontiguousarray(rng.uniform(0, 1, (30, d)))
     sub, _ = b.touching(X)
-    alphas = [(0,) * d] + [_unit(d, i) for i in range(d)] + \
-        [_unit(d, i, k) for i in range(d) for k in range(i, d)]
+    alphas = _every_alpha(d)
     terms = [(a, rng.uniform(-1, 1, 30)) for a in alphas]
     # every kind of term in both components 0 and 2; component 1 has none
     comps = [2 * (k % 2) for k in range(len(terms))]
