@@ -222,7 +222,7 @@ def scale_rows(rows, vals, rhs, n_rows, mode, weight=1.0):
     return vals, rhs
 
 
-def linear_rows(basis, block, m, mode="row", row_weight=None):
+def linear_rows(basis, block, m, mode="row", row_weight=None, row_scales=False):
     """Return the scaled rows of one :class:`~rankcore.rfm.equations.LinearBlock`.
 
     Parameters
@@ -237,6 +237,10 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
         Row scaling (see :func:`scale_rows`); times the block's weight.
     row_weight : ndarray, optional
         Per-row factors applied before the scaling (quadrature weights).
+    row_scales : bool
+        Return each row's factor (scaling, weights) in place of the scaled
+        right-hand side: the scaled right-hand side of any ``rhs`` is then
+        that vector times ``rhs``.
 
     Returns
     -------
@@ -244,7 +248,7 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
         One system in pair storage.
     """
     rows, blocks, vals = block_pairs(basis, block.X, block.terms, m)
-    rhs = np.array(block.rhs, dtype=np.float64)
+    rhs = np.ones(block.X.shape[0]) if row_scales else np.array(block.rhs, dtype=np.float64)
     if row_weight is not None:
         vals *= row_weight[rows][:, None]
         rhs *= row_weight
@@ -252,7 +256,7 @@ def linear_rows(basis, block, m, mode="row", row_weight=None):
     return rows, blocks, vals, rhs
 
 
-def linear_row_chunks(basis, block, m, chunk=None):
+def linear_row_chunks(basis, block, m, chunk=None, row_scales=False):
     """:func:`linear_rows` of a block, in systems of at most ``chunk`` points.
 
     With row scaling every row is scaled on its own, so the chunks are
@@ -269,6 +273,8 @@ def linear_row_chunks(basis, block, m, chunk=None):
         Number of components.
     chunk : int, optional
         Points per chunk (default ``ROW_CHUNK``).
+    row_scales : bool
+        As for :func:`linear_rows`.
 
     Returns
     -------
@@ -278,13 +284,13 @@ def linear_row_chunks(basis, block, m, chunk=None):
     chunk = ROW_CHUNK if chunk is None else chunk
     N = block.X.shape[0]
     if N <= chunk:
-        return [linear_rows(basis, block, m)]
+        return [linear_rows(basis, block, m, row_scales=row_scales)]
     out = []
     for s in range(0, N, chunk):
         e = min(N, s + chunk)
         part = block._replace(X=block.X[s:e], rhs=block.rhs[s:e],
                               terms=[(c, a, coef[s:e]) for c, a, coef in block.terms])
-        out.append(linear_rows(basis, part, m))
+        out.append(linear_rows(basis, part, m, row_scales=row_scales))
     return out
 
 

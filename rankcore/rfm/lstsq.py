@@ -41,7 +41,7 @@ from ._kernels import scatter_dense
 
 __all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row_norms",
            "matvec", "to_csr", "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
-           "solve_system", "hager_inverse_norm"]
+           "solve_system", "BandedFactor", "hager_inverse_norm"]
 
 SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 # "auto" takes the multifrontal QR from this many cells on: bench/rfm_scale.py
@@ -296,7 +296,8 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
 
 # ------------------------------------------------------------- dispatch ---
 
-def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coords=None):
+def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coords=None,
+                 keep=False):
     """Solve the pair-stored least-squares system with the named solver.
 
     Parameters
@@ -313,6 +314,8 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
     coords : ndarray of int, shape (n_blocks, d), optional
         Grid coordinates of the blocks; needed by ``"multifrontal"``
         (:mod:`rankcore.rfm.multifrontal`).
+    keep : bool
+        Also return the factorization for other right-hand sides.
 
     Returns
     -------
@@ -323,6 +326,9 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
     solver_used : str
         The solver that ran: ``"banded"``, ``"dense"``, ``"lsmr"`` or
         ``"multifrontal"``.
+    factor : BandedFactor or None
+        Only with ``keep=True``: the banded solver's :class:`BandedFactor`;
+        None when another solver ran.
 
     Notes
     -----
@@ -353,7 +359,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         from .multifrontal import solve_multifrontal
         try:
             x, cond = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords)
-            return x, float(cond), "multifrontal"
+            return (x, float(cond), "multifrontal") + ((None,) if keep else ())
         except ValueError:  # a row coupling distant cells (mean=): banded below
             pass
     if used == "multifrontal" and np.bincount(blocks, minlength=n_blocks).min() < J:
@@ -362,9 +368,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         warn("a subdomain has fewer equations than features; the multifrontal QR "
              "needs more, using the dense solver", RuntimeWarning)
         used = "dense"
+    factor = None
     if used == "banded":
         try:
-            x, cond = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks)
+            out = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=keep)
+            x, cond = out[:2]
+            factor = out[2] if keep else None
         except UnderdeterminedBlock:
             if solver == "banded":
                 warn("a subdomain has fewer equations than features; "
@@ -380,12 +389,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
             raise ValueError("solver='multifrontal' needs the grid coordinates "
                              "of the blocks (coords)")
         x, cond = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords)
-    return x, float(cond), used
+    return (x, float(cond), used) + ((factor,) if keep else ())
 
 
 # --------------------------------------------------------------- banded ---
 
-def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
+def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
     """Solve by block Householder QR exploiting the block sparsity (see module doc).
 
     Parameters
@@ -398,6 +407,10 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
         Right-hand side.
     n_rows, n_blocks : int
         Number of rows and of blocks.
+    keep : bool
+        Also return the factorization, as a :class:`BandedFactor` that
+        solves with other right-hand sides (it keeps every front's
+        Householder vectors: about the memory of the system itself).
 
     Returns
     -------
@@ -405,6 +418,8 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
         The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the block triangular factor.
+    factor : BandedFactor
+        Only with ``keep=True``.
 
     Raises
     ------
@@ -441,6 +456,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
 
     pieces = [[] for _ in range(n_blocks)]  # by smallest block: (cols, F)
     factors = []
+    steps = [] if keep else None  # what BandedFactor.solve replays
     for n in range(n_blocks):
         new_rows = rorder[rstart[n]:rstart[n + 1]]
         psel = porder[pstart[n]:pstart[n + 1]]
@@ -472,8 +488,10 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
             scatter_dense(head, local[rows[psel[pin]]], np.zeros(int(pin.sum()), np.int64),
                           vals[psel[pin]])
             head[:, -1] = rhs[pr]
-            head, _, _, info = lapack.dgeqrf(head, overwrite_a=1,
-                                             lwork=max(1, 64 * (J + 1)))
+            head, htau, _, info = lapack.dgeqrf(head, overwrite_a=1,
+                                                lwork=max(1, 64 * (J + 1)))
+            if keep:  # the first J reflectors: the last one is the rhs's own
+                kept_head = (pr, np.array(head[:, :J], order="F"), htau[:J].copy())
             head = np.triu(head[:J + 1])
             new_rows, psel = new_rows[~own], psel[~pin]
             m = head.shape[0] + new_rows.size + sum(P.shape[0] for _, P in pieces[n])
@@ -518,18 +536,114 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks):
         R = _guard_diagonal(np.triu(qr[:J, :J]))
         factors.append((R, U[1:], np.ascontiguousarray(rest[:J, :-1]),
                         rest[:J, -1].copy()))
-        if len(U) > 1 and m > J:
+        passed = len(U) > 1 and m > J
+        if passed:
             # a compact copy, so that this front's panel is freed now
             pieces[U[1]].append((U[1:], np.array(rest[J:, :], order="F")))
+        if keep:
+            steps.append((kept_head if head is not None else None, new_rows,
+                          np.array(qr, order="F"), T.copy(), U[1] if passed else -1))
         del F, qr, rest, T
-    x = np.zeros((n_blocks, J))
-    for n in range(n_blocks - 1, -1, -1):
-        R, U1, C, y = factors[n]
+    x = _back_substitute(factors, [f[3] for f in factors], J)
+    cond = _banded_cond(factors, n_blocks, J)
+    if keep:
+        return x, cond, BandedFactor(factors, steps, n_rows, J)
+    return x, cond
+
+
+def _back_substitute(factors, ys, J):
+    """Solve the block upper-triangular system (R, C) of :func:`solve_banded`."""
+    x = np.zeros((len(factors), J))
+    for n in range(len(factors) - 1, -1, -1):
+        R, U1, C, _ = factors[n]
+        y = ys[n]
         if U1:
             y = y - C @ x[U1].ravel()
         x[n] = sla.solve_triangular(R, y, lower=False, check_finite=False)
-    cond = _banded_cond(factors, n_blocks, J)
-    return x, cond
+    return x
+
+
+class BandedFactor:
+    """The QR factorization of a banded solve, for other right-hand sides.
+
+    Made by ``solve_banded(..., keep=True)``.  :meth:`solve` pushes a new
+    right-hand side through the same Householder reflections, front by
+    front, and back-substitutes with the same block triangle: a few
+    matrix-vector products per front instead of a factorization.
+
+    Parameters
+    ----------
+    factors : list of (R, U1, C, y)
+        Each block's triangle, coupled blocks, coupling and (original)
+        transformed right-hand side.
+    steps : list of (head, new_rows, qr, T, to)
+        Per front: the private-row reduction ``(rows, reflectors, tau)`` or
+        None, the front's other rows, its compact-WY reflectors ``qr``/``T``
+        and the block its leftover rows go to (-1: none, they are residual).
+    n_rows, J : int
+        Rows of the system and unknowns per block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, blocks = np.array([0, 1, 2]), np.array([0, 0, 0])
+    >>> vals = np.array([[1.0], [1.0], [1.0]])
+    >>> x, cond, f = solve_banded(rows, blocks, vals, np.array([1.0, 2.0, 3.0]), 3, 1,
+    ...                           keep=True)
+    >>> x2, res = f.solve(np.array([2.0, 4.0, 6.0]))
+    >>> round(float(x2[0, 0]), 12), round(float(res), 12)
+    (4.0, 2.828427124746)
+    """
+
+    def __init__(self, factors, steps, n_rows, J):
+        self.factors = factors
+        self.steps = steps
+        self.n_rows = n_rows
+        self.J = J
+
+    def solve(self, rhs):
+        """Return the least-squares solution for ``rhs`` and its residual norm.
+
+        Parameters
+        ----------
+        rhs : ndarray, shape (n_rows,)
+            Right-hand side, rows as in the factored system.
+
+        Returns
+        -------
+        x : ndarray, shape (n_blocks, J)
+            The solution, one row per block.
+        residual : float
+            The 2-norm of the least-squares residual, from the rotated
+            right-hand side (no product with the matrix).
+        """
+        J = self.J
+        rhs = np.asarray(rhs, np.float64)
+        pieces = [[] for _ in self.steps]
+        ys = []
+        res2 = 0.0
+        for n, (head, new_rows, qr, T, to) in enumerate(self.steps):
+            parts = []
+            if head is not None:
+                pr, hqr, htau = head
+                c, _, info = lapack.dormqr("L", "T", hqr, htau, rhs[pr][:, None],
+                                           max(1, 64), overwrite_c=1)
+                tail = float(np.linalg.norm(c[J:, 0]))
+                parts.append(np.append(c[:J, 0], tail))
+            parts.append(rhs[new_rows])
+            parts.extend(pieces[n])
+            pieces[n] = None
+            f = np.concatenate(parts)[:, None]
+            f, info = lapack.dgemqrt(qr, T, np.asfortranarray(f), side="L", trans="T",
+                                     overwrite_c=1)
+            if info != 0:  # pragma: no cover - LAPACK argument error
+                raise RuntimeError(f"dgemqrt failed with info={info}")
+            ys.append(f[:J, 0].copy())
+            if to >= 0:
+                pieces[to].append(f[J:, 0].copy())
+            else:
+                res2 += float(f[J:, 0] @ f[J:, 0])
+        return _back_substitute(self.factors, ys, J), float(np.sqrt(res2))
 
 
 def _banded_cond(factors, n_blocks, J):

@@ -20,8 +20,8 @@ from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
                         parse_key)
 from .._warn import warn
-from .._validate import (as_array, check_box, check_choice, check_int_per_dim,
-                         check_positive_int, check_positive_scalar,
+from .._validate import (as_array, check_bool, check_box, check_choice,
+                         check_int_per_dim, check_positive_int, check_positive_scalar,
                          check_random_state, check_weights, describe)
 
 __all__ = ["RFM", "ELM", "IllConditionedWarning", "NotFittedError",
@@ -49,6 +49,12 @@ FLOOR_WARN = 1e-7
 # the cost of 1024 (4-10 ms per fit on the small problems).  A strided
 # subset did not: on the 3-D grid it gave 1.0e-7 against 2.3e-8.
 FLOOR_POINTS = 256
+#: ``fit_linear(..., reuse=cache)`` solves with the cached QR factorization,
+#: without assembling, when the problem is the cached one moved: the same
+#: features, every point within ``REUSE_RTOL`` times the largest box
+#: coordinate of the cached point (relative to the box's low corner) and
+#: every coefficient within ``REUSE_RTOL`` times the block's largest one.
+REUSE_RTOL = 64 * np.finfo(np.float64).eps
 _CHUNK = 8192
 # Default scale R per dimension of the box, chosen by bench/rfm_defaults.py
 # (the table is in docs/rfm.md).
@@ -137,7 +143,10 @@ class RFM:
         1-norm condition estimate of the row-scaled system's triangular
         factor (LSMR: its own estimate).
     residual_ : float
-        Relative residual ``||A c - b|| / ||b||`` of the row-scaled system.
+        Relative residual ``||A c - b|| / ||b||`` of the row-scaled system
+        (after a reused factorization, ``factor_reused_``, the norm of the
+        rotated right-hand side's part outside the triangle: the same
+        quantity without the rounding of the product ``A c``).
     rounding_floor_ : float
         ``eps * max_x sum_j |c_j psi phi_j(x)| / max_x |u(x)|`` over the fit's
         points (a fixed pseudo-random ``FLOOR_POINTS`` = 256 of them when
@@ -160,8 +169,14 @@ class RFM:
     biases_ : ndarray, shape (n_subdomains, features)
     n_iter_, residual_history_ : int, list of float
         Only after :meth:`fit_nonlinear`.
+    factor_reused_ : bool
+        The solve took the QR factorization from ``fit_linear``'s ``reuse``
+        cache instead of factoring.
     slab_models_, slab_edges_ : list of RFM, ndarray
         Only after :meth:`fit_time_slabs`.
+    slab_reused_ : ndarray of bool, shape (slabs,)
+        Only after :meth:`fit_time_slabs`: which slabs reused an earlier
+        slab's factorization.
 
     Examples
     --------
@@ -204,7 +219,8 @@ class RFM:
             check_positive_scalar(self.scale, "scale")
         check_choice(self.solver, "solver", _ls.SOLVERS)
         rng = check_random_state(self.random_state)
-        for name in ("slab_models_", "slab_edges_", "n_iter_", "residual_history_"):
+        for name in ("slab_models_", "slab_edges_", "slab_reused_", "n_iter_",
+                     "residual_history_"):
             self.__dict__.pop(name, None)
         basis = Basis(box, ncell, J, self.pou, self.activation, R, rng)
         if geometry is not None:
@@ -363,7 +379,6 @@ class RFM:
         True
         """
         from .spectrum import basis_eps_rank
-        from .._validate import check_bool
 
         self._check_fitted("eps_rank")
         if hasattr(self, "slab_models_"):
@@ -514,7 +529,7 @@ class RFM:
         return coef
 
     @_atomic
-    def fit_linear(self, equations, mean=None):
+    def fit_linear(self, equations, mean=None, reuse=None):
         """Solve linear equations given as blocks, in the least-squares sense.
 
         Parameters
@@ -537,6 +552,25 @@ class RFM:
             of that component over the box is value" (e.g. to fix the
             pressure of a Stokes problem).  The row couples every cell, so a
             point condition is cheaper when there are many cells.
+        reuse : dict, optional
+            A cache for solving the same equations with other right-hand
+            sides (pass an empty dict, then the same dict to the later
+            fits).  When this fit's problem is the cached one, possibly moved
+            with the box -- the same random features (``weights_``,
+            ``biases_``), cells of the same size, the same blocks and terms
+            in the same order, every point relative to the box's low corner
+            within ``REUSE_RTOL`` (64 eps) times the largest box coordinate
+            of the cached one, every coefficient within 64 eps times the
+            block's largest -- the matrix is the cached one (that of points
+            moved by at most this rounding) and the fit applies the cached
+            QR factors to its own right-hand sides: no assembly and no
+            factorization, O(rows J) work for J unknowns per cell instead of
+            O(rows J^2).  Any other fit assembles and factors as usual and
+            replaces the cache's content.  The cache keeps the Householder
+            vectors (about the system's memory) and a copy of the points and
+            coefficients; it is filled only by the banded solver and not
+            used with ``mean``.  :meth:`fit_time_slabs` uses one for its
+            slabs.
 
         Returns
         -------
@@ -564,15 +598,27 @@ class RFM:
         >>> bool(np.abs(m.predict(x) - np.sin(np.pi * x[:, 0])).max() < 1e-9)
         True
         """
+        if reuse is not None and not isinstance(reuse, dict):
+            raise TypeError(f"reuse must be a dict (a cache, empty at first) or None, "
+                            f"got {describe(reuse)}")
         self._setup()
         blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                   self._check_points)
         means = self._check_mean(mean)
         t0 = time.perf_counter()
+        points = np.concatenate([b.X for b in blocks])
+        if reuse is not None and not means:
+            if _same_problem(reuse, self.basis_, blocks, (self.n_components_, self.solver)):
+                return self._solve_again(reuse, blocks, t0, points)
+            reuse.clear()
+            # the rows' scale factors in place of the scaled right-hand
+            # side: the cache applies them to later right-hand sides
+            systems = self._linear_systems(blocks, row_scales=True)
+            return self._solve(systems, t0, points, fill=(reuse, blocks))
         systems = self._linear_systems(blocks)
         if means:
             systems += _as.mean_rows(self.basis_, self.n_components_, means)
-        return self._solve(systems, t0, np.concatenate([b.X for b in blocks]))
+        return self._solve(systems, t0, points)
 
     def _check_mean(self, mean):
         if mean is None:
@@ -590,10 +636,11 @@ class RFM:
             out[k] = float(value)
         return out
 
-    def _linear_systems(self, blocks):
+    def _linear_systems(self, blocks, row_scales=False):
         m = self.n_components_
         systems = [part for b in blocks if isinstance(b, LinearBlock)
-                   for part in _as.linear_row_chunks(self.basis_, b, m)]
+                   for part in _as.linear_row_chunks(self.basis_, b, m,
+                                                     row_scales=row_scales)]
         orders = _as.equation_orders(blocks, self.dim_, m)
         systems += _as.continuity_rows(self.basis_, orders, m, self._default_points())
         return systems
@@ -829,13 +876,18 @@ class RFM:
         return self._project_values(X, ys).reshape(shape)
 
     @_atomic
-    def fit_time_slabs(self, equations, slabs):
+    def fit_time_slabs(self, equations, slabs, reuse=True):
         """Solve a space-time problem slab by slab along the last coordinate.
 
         The box is cut into ``slabs`` equal slabs along t (the last
         coordinate); each slab gets its own RFM with the full
         ``subdomains`` grid and ``features`` (so the unknowns are ``slabs``
-        times those of one model), solved in turn.  Blocks whose points all
+        times those of one model), solved in turn.  All slabs draw the same
+        random features in slab coordinates, so that a slab whose matrix is
+        the previous slab's up to rounding (an operator that does not depend
+        on t, the same points in slab coordinates) reuses its QR
+        factorization (see ``reuse`` in :meth:`fit_linear`;
+        ``slab_reused_`` says which slabs did).  Blocks whose points all
         lie on the initial face ``t = t0`` are the initial conditions: slab
         ``k > 0`` gets the same blocks at ``t = t_k`` with the right-hand
         side taken from slab ``k - 1``'s solution (so an initial block on
@@ -850,13 +902,18 @@ class RFM:
             :meth:`fit_linear`.
         slabs : int
             Number of slabs (1 is the same as :meth:`fit_linear`).
+        reuse : bool
+            Let a slab whose problem is the previous factored slab's, moved
+            along t, solve with that slab's QR factors (the ``reuse`` cache
+            of :meth:`fit_linear`).  False factors every slab (and keeps no
+            factors).
 
         Returns
         -------
         self : RFM
-            With ``slab_models_`` (the fitted RFM of each slab) and
-            ``slab_edges_``; ``predict`` and ``feature_matrix`` work across
-            the slabs.
+            With ``slab_models_`` (the fitted RFM of each slab),
+            ``slab_edges_`` and ``slab_reused_``; ``predict`` and
+            ``feature_matrix`` work across the slabs.
         """
         from .timeslab import march
 
@@ -865,9 +922,10 @@ class RFM:
             raise ValueError("fit_time_slabs needs a space-time box, got the geometry "
                              f"{self.domain_!r}; use fit_linear on the whole domain")
         slabs = check_positive_int(slabs, "slabs")
+        reuse = check_bool(reuse, "reuse")
         blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                   self._check_points)
-        return march(self, blocks, slabs)
+        return march(self, blocks, slabs, reuse)
 
     # --------------------------------------------------------- internals --
     def _rounding_floor(self, X):
@@ -888,12 +946,15 @@ class RFM:
                 worst = max(worst, float(np.finfo(np.float64).eps * a.max() / umax))
         return worst
 
-    def _solve(self, systems, t0, value_points):
+    def _solve(self, systems, t0, value_points, fill=None):
         rows, blocks, vals, rhs, n_rows = _as.stack(systems)
+        if fill is not None:  # rhs holds the row scales (see fit_linear)
+            scales = rhs
+            rhs = scales * _stacked_rhs(fill[1], n_rows)
         t1 = time.perf_counter()
-        coef, cond, used = _ls.solve_system(rows, blocks, vals, rhs, n_rows,
-                                            self.n_subdomains_, self.solver,
-                                            coords=self.basis_.cell_index)
+        coef, cond, used, *kept = _ls.solve_system(
+            rows, blocks, vals, rhs, n_rows, self.n_subdomains_, self.solver,
+            coords=self.basis_.cell_index, keep=fill is not None)
         t2 = time.perf_counter()
         if not np.all(np.isfinite(coef)):
             raise FloatingPointError(
@@ -902,11 +963,31 @@ class RFM:
         r = _ls.matvec(rows, blocks, vals, coef, n_rows) - rhs
         nb = np.linalg.norm(rhs)
         res = float(np.linalg.norm(r) / nb) if nb > 0 else float(np.linalg.norm(r))
+        if fill is not None and kept[0] is not None:
+            fill[0].update(problem=_problem_key(self.basis_, fill[1],
+                                                (self.n_components_, self.solver)),
+                           scales=scales,
+                           factor=kept[0], cond=cond, solver=used, n_rows=n_rows)
         return self._store(coef, cond, used, n_rows, res, t0, t2 - t1, value_points,
                            t_asm=t1 - t0)
 
+    def _solve_again(self, cache, blocks, t0, value_points):
+        """Solve with the cached factorization (``fit_linear``'s ``reuse``)."""
+        rhs = cache["scales"] * _stacked_rhs(blocks, cache["n_rows"])
+        t1 = time.perf_counter()
+        coef, res = cache["factor"].solve(rhs)
+        t2 = time.perf_counter()
+        if not np.all(np.isfinite(coef)):
+            raise FloatingPointError(
+                "the least-squares solve with the cached factorization produced "
+                "non-finite coefficients; check the right-hand sides")
+        nb = np.linalg.norm(rhs)
+        return self._store(coef, cache["cond"], cache["solver"], cache["n_rows"],
+                           float(res / nb) if nb > 0 else float(res), t0, t2 - t1,
+                           value_points, t_asm=t1 - t0, reused=True)
+
     def _store(self, coef, cond, used, n_rows, residual, t0, t_solve, value_points,
-               t_asm=None):
+               t_asm=None, reused=False):
         m = self.n_components_
         J = self.basis_.features
         self.coef_ = coef if m == 1 else coef.reshape(self.n_subdomains_, m, J)
@@ -914,6 +995,7 @@ class RFM:
         self.residual_ = residual
         self.n_equations_ = int(n_rows)
         self.solver_ = used
+        self.factor_reused_ = reused
         self.assembly_time_ = (time.perf_counter() - t0 - t_solve) if t_asm is None else t_asm
         self.solve_time_ = t_solve
         # the floor is a maximum over points: a subset of at most
@@ -935,6 +1017,51 @@ class RFM:
                 f"residual {residual:.3e}); use fewer features, a larger "
                 f"scale or more subdomains", IllConditionedWarning)
         return self
+
+
+def _stacked_rhs(blocks, n_rows):
+    """The blocks' right-hand sides in the order of the stacked rows (zeros after)."""
+    out = np.zeros(n_rows)
+    sizes = [b.X.shape[0] for b in blocks]
+    out[:sum(sizes)] = np.concatenate([b.rhs for b in blocks])
+    return out
+
+
+def _problem_key(basis, blocks, extra):
+    """What makes a ``fit_linear`` matrix: copies, compared by :func:`_same_problem`."""
+    return dict(
+        shape=(basis.dim, basis.n_cells, basis.features, basis.pou_code, basis.act_code,
+               extra),
+        weights=basis.weights.copy(), biases=basis.biases.copy(), h=basis.h.copy(),
+        centers=basis.centers - basis.lo, span=float(np.abs(basis.box).max()),
+        blocks=[(b.X - basis.lo, [(c, a, np.array(coef)) for c, a, coef in b.terms],
+                 b.weight) for b in blocks])
+
+
+def _same_problem(cache, basis, blocks, extra):
+    """True when ``cache`` holds the factorization of this problem (see ``fit_linear``)."""
+    if not cache:
+        return False
+    key = cache["problem"]
+    if key["shape"] != (basis.dim, basis.n_cells, basis.features, basis.pou_code,
+                        basis.act_code, extra) \
+            or not np.array_equal(key["weights"], basis.weights) \
+            or not np.array_equal(key["biases"], basis.biases) \
+            or len(key["blocks"]) != len(blocks):
+        return False
+    tol = REUSE_RTOL * max(key["span"], float(np.abs(basis.box).max()))
+    if np.max(np.abs(key["h"] - basis.h)) > tol \
+            or np.max(np.abs(key["centers"] - (basis.centers - basis.lo))) > tol:
+        return False
+    for (X0, terms0, w0), b in zip(key["blocks"], blocks):
+        if X0.shape != b.X.shape or w0 != b.weight or len(terms0) != len(b.terms) \
+                or np.max(np.abs(X0 - (b.X - basis.lo)), initial=0.0) > tol:
+            return False
+        for (c0, a0, coef0), (c, a, coef) in zip(terms0, b.terms):
+            if c0 != c or a0 != a or np.max(np.abs(coef0 - coef), initial=0.0) > \
+                    REUSE_RTOL * np.max(np.abs(coef0), initial=0.0):
+                return False
+    return True
 
 
 class ELM(RFM):

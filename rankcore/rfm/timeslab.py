@@ -1,11 +1,19 @@
 """Time slabs: a space-time box solved slab by slab along its last coordinate.
 
 The box is cut into equal slabs ``[t_k, t_{k+1}]``; each slab is an RFM of
-its own (same parameters, its own random features), fitted in turn.  The
-initial conditions of slab ``k > 0`` are the initial blocks of the problem
-moved to ``t = t_k``, with the right-hand side ``sum_alpha a_alpha D^alpha
-u_{k-1}`` evaluated from the previous slab's solution.  This is block time
-marching: every solve has the size of one slab.
+its own (same parameters), fitted in turn.  The initial conditions of slab
+``k > 0`` are the initial blocks of the problem moved to ``t = t_k``, with
+the right-hand side ``sum_alpha a_alpha D^alpha u_{k-1}`` evaluated from the
+previous slab's solution.  This is block time marching: every solve has the
+size of one slab.
+
+Every slab draws the same random features in its own coordinates (one seed
+for all slabs).  When the operator does not depend on t and a slab's points
+are the previous slab's moved by the slab length, its matrix is the previous
+slab's up to rounding, and the solve reuses that QR factorization
+(``fit_linear``'s ``reuse`` cache, which checks the matrices entry by
+entry): the slab then costs its assembly and a few matrix-vector products
+instead of a factorization.
 """
 
 from __future__ import annotations
@@ -97,8 +105,12 @@ def check_slab_points(Xs, box, ncell, unknowns, per, k):
         rows += np.bincount(flat, minlength=n_cells)
         # times of one block only: blocks on other grids (sides) add levels
         # that leave the interior equations just as free between theirs
-        pairs = np.unique(np.stack([flat, np.round((X[:, -1] - lo[-1]) / h[-1], 9)], 1), axis=0)
-        levels = np.maximum(levels, np.bincount(pairs[:, 0].astype(np.int64), minlength=n_cells))
+        # (cell, time to 1e-9 cells) pairs as one int64 key: a 1-D unique
+        # (t is inside the slab: the keys stay below n_cells * ncell_t * 1e9)
+        q = np.rint((X[:, -1] - lo[-1]) / h[-1] * 1e9).astype(np.int64)
+        span = int(q.max()) + 1 if q.size else 1
+        cells = np.unique(flat * span + q) // span
+        levels = np.maximum(levels, np.bincount(cells, minlength=n_cells))
     need = max(2, per // 2)
     if rows.min() >= unknowns and levels.min() >= need:
         return False
@@ -113,7 +125,7 @@ def check_slab_points(Xs, box, ncell, unknowns, per, k):
     return True
 
 
-def march(model, blocks, slabs):
+def march(model, blocks, slabs, reuse=True):
     """Fit ``model`` slab by slab (see the module docstring).
 
     Parameters
@@ -124,12 +136,14 @@ def march(model, blocks, slabs):
         Validated blocks on the whole box.
     slabs : int
         Number of equal slabs along the last coordinate.
+    reuse : bool
+        Share a ``fit_linear`` reuse cache between the slabs.
 
     Returns
     -------
     model : rankcore.RFM
-        With ``slab_models_``, ``slab_edges_`` and the summed or worst
-        fitted attributes of the slabs.
+        With ``slab_models_``, ``slab_edges_``, ``slab_reused_`` and the
+        summed or worst fitted attributes of the slabs.
     """
     box = model.box_
     t0, t1 = box[-1]
@@ -144,6 +158,9 @@ def march(model, blocks, slabs):
     others = [b for b in blocks if not any(b is i for i in initial)]
     parts = [slab_index(edges, b.X[:, -1]) for b in others]
     rng = np.random.default_rng(model.random_state)
+    # one draw for every slab: the same features in slab coordinates
+    seed = int(rng.integers(2 ** 63 - 1))
+    cache = {} if reuse else None
     models = []
     warned = False  # once per fit: the first slab with too few points
     for k in range(slabs):
@@ -171,13 +188,15 @@ def march(model, blocks, slabs):
                           J * model.n_components_,
                           default_points(J * model.n_components_, box.shape[0]), k)
         child.box = sbox.tolist()
-        child.random_state = rng
-        child.fit_linear(eqs)
+        child.random_state = seed
+        child.fit_linear(eqs, reuse=cache)
         models.append(child)
     for name in ("basis_",):
         model.__dict__.pop(name, None)
     model.slab_models_ = models
     model.slab_edges_ = edges
+    model.slab_reused_ = np.array([c.factor_reused_ for c in models])
+    model.factor_reused_ = bool(model.slab_reused_.any())
     model.coef_ = np.concatenate([c.coef_ for c in models])
     for name in ("centers_", "radii_", "weights_", "biases_"):
         setattr(model, name, np.concatenate([getattr(c, name) for c in models]))
