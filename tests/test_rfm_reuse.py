@@ -1,4 +1,4 @@
-"""Reusing a QR factorization: BandedFactor, fit_linear(reuse=...), time slabs.
+"""Reusing a QR factorization: QRFactor, fit_linear(reuse=...), time slabs.
 
 The reuse rule is exact by construction (the cached matrix *is* the new
 fit's matrix, up to points moved by rounding), so the checks compare with a
@@ -25,7 +25,7 @@ def rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
-# ---------------------------------------------------------- BandedFactor ---
+# ---------------------------------------------------------- QRFactor ---
 
 def _chain_system(n_blocks=4, J=5, private=40, shared=8, seed=0):
     """Rows private to one block (enough to take the head reduction) and
@@ -60,8 +60,8 @@ def test_banded_factor_solves_other_right_hand_sides():
     x1, cond, factor = lstsq.solve_banded(rows, blocks, vals, b1, n_rows, nb, keep=True)
     # the head reduction of the private rows and a front without a successor
     # both ran, so both replay paths are checked below
-    assert any(step[0] is not None for step in factor.steps)
-    assert factor.steps[-1][-1] == -1
+    assert any(step.heads for step in factor.steps)
+    assert factor.steps[-1].to == -1
     x1_plain, cond_plain = lstsq.solve_banded(rows, blocks, vals, b1, n_rows, nb)
     np.testing.assert_array_equal(x1, x1_plain)
     assert cond == cond_plain
@@ -74,14 +74,68 @@ def test_banded_factor_solves_other_right_hand_sides():
     np.testing.assert_allclose(factor.solve(b1)[0], x1, rtol=0, atol=1e-12)
 
 
-def test_solve_system_keeps_a_factor_only_for_the_banded_solver():
+def _grid_system(xs, ys_, J=4, private=25, seed=0):
+    """Cells at grid coordinates xs x ys_; private rows per cell and rows
+    coupling each cell with its grid neighbours (distance 1)."""
+    rng = np.random.default_rng(seed)
+    coords = np.array([[i, j] for i in xs for j in ys_])
+    index = {tuple(c): k for k, c in enumerate(coords.tolist())}
+    rows, blocks, vals = [], [], []
+    r = 0
+    for b, (i, j) in enumerate(coords.tolist()):
+        for _ in range(private):
+            rows.append(r), blocks.append(b), vals.append(rng.standard_normal(J))
+            r += 1
+        for di, dj in ((1, 0), (0, 1), (1, 1)):
+            nb = index.get((i + di, j + dj))
+            if nb is None:
+                continue
+            for _ in range(3):
+                for bb in (b, nb):
+                    rows.append(r), blocks.append(bb), vals.append(rng.standard_normal(J))
+                r += 1
+    return (np.array(rows, np.int64), np.array(blocks, np.int64), np.array(vals), r,
+            coords.shape[0], J, coords)
+
+
+@pytest.mark.parametrize("xs", [range(6), (0, 1, 3, 4)])
+def test_multifrontal_factor_solves_other_right_hand_sides(xs):
+    """6 x 6 cells (private-row triangles, contribution blocks reduced to
+    their triangle) and a grid with a missing column (an empty separator,
+    whose rows pass on unfactored)."""
+    from rankcore.rfm.multifrontal import solve_multifrontal
+    rows, blocks, vals, n_rows, nb, J, coords = _grid_system(xs, range(6 if len(xs) == 6 else 4))
+    rng = np.random.default_rng(1)
+    b1, b2 = rng.standard_normal(n_rows), rng.standard_normal(n_rows)
+    x1, cond, factor = solve_multifrontal(rows, blocks, vals, b1, n_rows, nb, coords, keep=True)
+    assert any(st.heads for st in factor.steps)
+    if len(xs) == 6:
+        assert any(st.collapse is not None for st in factor.steps)
+    else:
+        assert any(st.qr is None for st in factor.steps)
+    np.testing.assert_array_equal(
+        x1, solve_multifrontal(rows, blocks, vals, b1, n_rows, nb, coords)[0])
+    A = _dense(rows, blocks, vals, n_rows, nb, J)
+    ref, *_ = np.linalg.lstsq(A, b2, rcond=None)
+    x2, res = factor.solve(b2)
+    np.testing.assert_allclose(x2.ravel(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert res == pytest.approx(np.linalg.norm(A @ ref - b2), rel=1e-12)
+
+
+def test_solve_system_keeps_a_factor_for_the_qr_solvers_only():
     rows, blocks, vals, n_rows, nb, J = _chain_system()
     b = np.ones(n_rows)
     out = lstsq.solve_system(rows, blocks, vals, b, n_rows, nb, keep=True)
-    assert len(out) == 4 and isinstance(out[3], lstsq.BandedFactor) and out[2] == "banded"
-    out = lstsq.solve_system(rows, blocks, vals, b, n_rows, nb, solver="dense", keep=True)
-    assert len(out) == 4 and out[3] is None
+    assert len(out) == 4 and isinstance(out[3], lstsq.QRFactor) and out[2] == "banded"
+    for solver in ("dense", "lsmr"):
+        out = lstsq.solve_system(rows, blocks, vals, b, n_rows, nb, solver=solver, keep=True)
+        assert len(out) == 4 and out[3] is None
     assert len(lstsq.solve_system(rows, blocks, vals, b, n_rows, nb)) == 3
+    # "auto" takes the multifrontal QR from 36 cells on: it keeps its factor too
+    rows, blocks, vals, n_rows, nb, J, coords = _grid_system(range(6), range(6))
+    out = lstsq.solve_system(rows, blocks, vals, np.ones(n_rows), n_rows, nb, coords=coords,
+                             keep=True)
+    assert out[2] == "multifrontal" and isinstance(out[3], lstsq.QRFactor)
 
 
 def test_row_scales_give_the_scaled_right_hand_side():
@@ -123,7 +177,7 @@ def test_fit_linear_reuses_the_factorization_for_other_right_hand_sides():
     cache = {}
     first = RFM(BOX2, 2, 150, random_state=0)
     first.fit_linear(_poisson_blocks(_f(1), _u(1)), reuse=cache)
-    assert not first.factor_reused_ and isinstance(cache["factor"], lstsq.BandedFactor)
+    assert not first.factor_reused_ and isinstance(cache["factor"], lstsq.QRFactor)
     again = RFM(BOX2, 2, 150, random_state=0)
     again.fit_linear(_poisson_blocks(_f(2), _u(2)), reuse=cache)
     assert again.factor_reused_
@@ -265,3 +319,14 @@ def test_time_slabs_reuse_can_be_switched_off():
     assert m.slab_reused_.tolist() == [False] * K
     with pytest.raises(TypeError, match=r"reuse must be True or False, got 'yes' \(str\)"):
         RFM(box, (2, 1), 60, random_state=0).fit_time_slabs(eqs, K, reuse="yes")
+
+
+def test_fit_linear_reuse_with_the_multifrontal_solver():
+    kw = dict(subdomains=6, features=30, random_state=0)
+    cache = {}
+    RFM(BOX2, **kw).fit_linear(_poisson_blocks(_f(1), _u(1)), reuse=cache)
+    again = RFM(BOX2, **kw).fit_linear(_poisson_blocks(_f(2), _u(2)), reuse=cache)
+    fresh = RFM(BOX2, **kw).fit_linear(_poisson_blocks(_f(2), _u(2)))
+    assert again.factor_reused_ and again.solver_ == fresh.solver_ == "multifrontal"
+    X = np.random.default_rng(6).uniform(0, 1, (400, 2))
+    assert rel(again.predict(X), fresh.predict(X)) < 1e-9

@@ -31,6 +31,8 @@ estimator on the block factor for banded), for LSMR the estimate LSMR returns.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -41,7 +43,7 @@ from ._kernels import scatter_dense
 
 __all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row_norms",
            "matvec", "to_csr", "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
-           "solve_system", "BandedFactor", "hager_inverse_norm"]
+           "solve_system", "QRFactor", "FrontStep", "hager_inverse_norm"]
 
 SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 # "auto" takes the multifrontal QR from this many cells on: bench/rfm_scale.py
@@ -326,9 +328,9 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
     solver_used : str
         The solver that ran: ``"banded"``, ``"dense"``, ``"lsmr"`` or
         ``"multifrontal"``.
-    factor : BandedFactor or None
-        Only with ``keep=True``: the banded solver's :class:`BandedFactor`;
-        None when another solver ran.
+    factor : QRFactor or None
+        Only with ``keep=True``: the :class:`QRFactor` of the banded or
+        multifrontal solver; None when another solver ran.
 
     Notes
     -----
@@ -358,8 +360,9 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         # QR no usable pivots: dense below, as for banded)
         from .multifrontal import solve_multifrontal
         try:
-            x, cond = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords)
-            return (x, float(cond), "multifrontal") + ((None,) if keep else ())
+            out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
+                                     keep=keep)
+            return (out[0], float(out[1]), "multifrontal") + tuple(out[2:])
         except ValueError:  # a row coupling distant cells (mean=): banded below
             pass
     if used == "multifrontal" and np.bincount(blocks, minlength=n_blocks).min() < J:
@@ -388,7 +391,10 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         if coords is None:
             raise ValueError("solver='multifrontal' needs the grid coordinates "
                              "of the blocks (coords)")
-        x, cond = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords)
+        out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
+                                 keep=keep)
+        x, cond = out[:2]
+        factor = out[2] if keep else None
     return (x, float(cond), used) + ((factor,) if keep else ())
 
 
@@ -408,7 +414,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
     n_rows, n_blocks : int
         Number of rows and of blocks.
     keep : bool
-        Also return the factorization, as a :class:`BandedFactor` that
+        Also return the factorization, as a :class:`QRFactor` that
         solves with other right-hand sides (it keeps every front's
         Householder vectors: about the memory of the system itself).
 
@@ -418,7 +424,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
         The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the block triangular factor.
-    factor : BandedFactor
+    factor : QRFactor
         Only with ``keep=True``.
 
     Raises
@@ -456,7 +462,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
 
     pieces = [[] for _ in range(n_blocks)]  # by smallest block: (cols, F)
     factors = []
-    steps = [] if keep else None  # what BandedFactor.solve replays
+    steps = [] if keep else None  # what QRFactor.solve replays
     for n in range(n_blocks):
         new_rows = rorder[rstart[n]:rstart[n + 1]]
         psel = porder[pstart[n]:pstart[n + 1]]
@@ -490,8 +496,8 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
             head[:, -1] = rhs[pr]
             head, htau, _, info = lapack.dgeqrf(head, overwrite_a=1,
                                                 lwork=max(1, 64 * (J + 1)))
-            if keep:  # the first J reflectors: the last one is the rhs's own
-                kept_head = (pr, np.array(head[:, :J], order="F"), htau[:J].copy())
+            if keep:
+                kept_head = (pr, np.array(head, order="F"), htau.copy())
             head = np.triu(head[:J + 1])
             new_rows, psel = new_rows[~own], psel[~pin]
             m = head.shape[0] + new_rows.size + sum(P.shape[0] for _, P in pieces[n])
@@ -541,13 +547,14 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
             # a compact copy, so that this front's panel is freed now
             pieces[U[1]].append((U[1:], np.array(rest[J:, :], order="F")))
         if keep:
-            steps.append((kept_head if head is not None else None, new_rows,
-                          np.array(qr, order="F"), T.copy(), U[1] if passed else -1))
+            steps.append(FrontStep([kept_head] if head is not None else [], new_rows, m,
+                                   np.array(qr, order="F"), T.copy(), None,
+                                   U[1] if passed else -1))
         del F, qr, rest, T
     x = _back_substitute(factors, [f[3] for f in factors], J)
     cond = _banded_cond(factors, n_blocks, J)
     if keep:
-        return x, cond, BandedFactor(factors, steps, n_rows, J)
+        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, J))
     return x, cond
 
 
@@ -563,25 +570,76 @@ def _back_substitute(factors, ys, J):
     return x
 
 
-class BandedFactor:
-    """The QR factorization of a banded solve, for other right-hand sides.
+class FrontStep(NamedTuple):
+    """One front of a block Householder QR, as :class:`QRFactor` replays it.
 
-    Made by ``solve_banded(..., keep=True)``.  :meth:`solve` pushes a new
+    The front's rows are, in order: the triangles of its private-row
+    reductions (``heads``), the system rows ``rows``, the rows passed on by
+    earlier fronts to this one (in the order they were passed), then zero
+    rows up to ``m``.
+
+    Parameters
+    ----------
+    heads : list of (ndarray, ndarray, ndarray)
+        Per reduction ``(rows, qr, tau)``: the system rows reduced and the
+        ``dgeqrf`` factors of their block with the right-hand side as last
+        column (the triangle keeps that many rows).
+    rows : ndarray of int64
+        The system rows of the front.
+    m : int
+        Rows of the front.
+    qr, T : ndarray or None
+        The compact-WY reflectors of the pivot columns (``dgeqrt``); None
+        for a front without pivots (its rows pass on unchanged).
+    collapse : (ndarray, ndarray) or None
+        ``dgeqrf`` factors that reduced the rows passed on to a triangle
+        (the right-hand side its last column), or None.
+    to : int
+        The front that receives the rows left after the pivots; -1: none
+        (they are residual).
+    """
+
+    heads: list
+    rows: np.ndarray
+    m: int
+    qr: object
+    T: object
+    collapse: object
+    to: int
+
+
+def _collapse_rhs(c, qr, tau):
+    """The right-hand side column of a reduction replayed on ``c``.
+
+    ``qr, tau`` reduced a block whose last column was the right-hand side:
+    its first ``w - 1`` reflectors act on ``c``, the last one only gathers
+    the rest of ``c`` into one entry, whose sign is immaterial (its row is
+    zero in every unknown column).
+    """
+    w = qr.shape[1]
+    out, _, info = lapack.dormqr("L", "T", qr[:, :w - 1], tau[:w - 1], c[:, None],
+                                 max(1, 64), overwrite_c=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"dormqr failed with info={info}")
+    return np.append(out[:w - 1, 0], np.linalg.norm(out[w - 1:, 0]))
+
+
+class QRFactor:
+    """The QR factorization of a block solve, for other right-hand sides.
+
+    Made by ``solve_banded(..., keep=True)`` and
+    ``solve_multifrontal(..., keep=True)``.  :meth:`solve` pushes a new
     right-hand side through the same Householder reflections, front by
     front, and back-substitutes with the same block triangle: a few
     matrix-vector products per front instead of a factorization.
 
     Parameters
     ----------
-    factors : list of (R, U1, C, y)
-        Each block's triangle, coupled blocks, coupling and (original)
-        transformed right-hand side.
-    steps : list of (head, new_rows, qr, T, to)
-        Per front: the private-row reduction ``(rows, reflectors, tau)`` or
-        None, the front's other rows, its compact-WY reflectors ``qr``/``T``
-        and the block its leftover rows go to (-1: none, they are residual).
-    n_rows, J : int
-        Rows of the system and unknowns per block.
+    steps : list of FrontStep
+        The fronts in elimination order.
+    back : callable
+        ``back(ys) -> x``: the back substitution with the fronts' rotated
+        right-hand sides ``ys`` (one array per front).
 
     Examples
     --------
@@ -595,11 +653,9 @@ class BandedFactor:
     (4.0, 2.828427124746)
     """
 
-    def __init__(self, factors, steps, n_rows, J):
-        self.factors = factors
+    def __init__(self, steps, back):
         self.steps = steps
-        self.n_rows = n_rows
-        self.J = J
+        self.back = back
 
     def solve(self, rhs):
         """Return the least-squares solution for ``rhs`` and its residual norm.
@@ -617,33 +673,35 @@ class BandedFactor:
             The 2-norm of the least-squares residual, from the rotated
             right-hand side (no product with the matrix).
         """
-        J = self.J
         rhs = np.asarray(rhs, np.float64)
-        pieces = [[] for _ in self.steps]
+        passed = {}
         ys = []
         res2 = 0.0
-        for n, (head, new_rows, qr, T, to) in enumerate(self.steps):
-            parts = []
-            if head is not None:
-                pr, hqr, htau = head
-                c, _, info = lapack.dormqr("L", "T", hqr, htau, rhs[pr][:, None],
-                                           max(1, 64), overwrite_c=1)
-                tail = float(np.linalg.norm(c[J:, 0]))
-                parts.append(np.append(c[:J, 0], tail))
-            parts.append(rhs[new_rows])
-            parts.extend(pieces[n])
-            pieces[n] = None
-            f = np.concatenate(parts)[:, None]
-            f, info = lapack.dgemqrt(qr, T, np.asfortranarray(f), side="L", trans="T",
-                                     overwrite_c=1)
-            if info != 0:  # pragma: no cover - LAPACK argument error
-                raise RuntimeError(f"dgemqrt failed with info={info}")
-            ys.append(f[:J, 0].copy())
-            if to >= 0:
-                pieces[to].append(f[J:, 0].copy())
+        for n, st in enumerate(self.steps):
+            parts = [_collapse_rhs(rhs[pr], hqr, htau) for pr, hqr, htau in st.heads]
+            parts.append(rhs[st.rows])
+            parts.extend(passed.pop(n, []))
+            f = np.concatenate(parts)
+            if f.size < st.m:
+                f = np.append(f, np.zeros(st.m - f.size))
+            if st.qr is not None:
+                f, info = lapack.dgemqrt(st.qr, st.T, f[:, None], side="L", trans="T",
+                                         overwrite_c=1)
+                if info != 0:  # pragma: no cover - LAPACK argument error
+                    raise RuntimeError(f"dgemqrt failed with info={info}")
+                f = f[:, 0]
+                k = st.qr.shape[1]
             else:
-                res2 += float(f[J:, 0] @ f[J:, 0])
-        return _back_substitute(self.factors, ys, J), float(np.sqrt(res2))
+                k = 0
+            ys.append(f[:k].copy())
+            tail = f[k:]
+            if st.collapse is not None:
+                tail = _collapse_rhs(tail, *st.collapse)
+            if st.to >= 0:
+                passed.setdefault(st.to, []).append(tail.copy())
+            else:
+                res2 += float(tail @ tail)
+        return self.back(ys), float(np.sqrt(res2))
 
 
 def _banded_cond(factors, n_blocks, J):

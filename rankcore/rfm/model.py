@@ -568,8 +568,9 @@ class RFM:
             O(rows J^2).  Any other fit assembles and factors as usual and
             replaces the cache's content.  The cache keeps the Householder
             vectors (about the system's memory) and a copy of the points and
-            coefficients; it is filled only by the banded solver and not
-            used with ``mean``.  :meth:`fit_time_slabs` uses one for its
+            coefficients; it is filled by the banded and multifrontal
+            solvers (not by ``"dense"`` or ``"lsmr"``) and not used with
+            ``mean``.  :meth:`fit_time_slabs` uses one for its
             slabs.
 
         Returns

@@ -35,7 +35,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ._kernels import scatter_dense
-from .lstsq import hager_inverse_norm, panel_block
+from .lstsq import FrontStep, QRFactor, hager_inverse_norm, panel_block
 
 __all__ = ["solve_multifrontal", "dissection_tree"]
 
@@ -105,7 +105,7 @@ def _safe_diag(R):
 
 
 def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
-                       leaf_size=None):
+                       leaf_size=None, keep=False):
     """Least squares by multifrontal QR in nested-dissection order.
 
     Parameters
@@ -124,6 +124,10 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         a grid of cells, including interface rows between neighbours).
     leaf_size : int, optional
         Cells per leaf (default ``2**d``).
+    keep : bool
+        Also return the factorization, a :class:`~rankcore.rfm.lstsq.QRFactor`
+        for other right-hand sides (it keeps every front's Householder
+        vectors).
 
     Returns
     -------
@@ -131,6 +135,8 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the triangular factor.
+    factor : QRFactor
+        Only with ``keep=True``.
 
     Examples
     --------
@@ -196,6 +202,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
 
     contrib = [[] for _ in range(n_nodes)]  # (blocks, upper-trapezoidal rows)
     factors = [None] * n_nodes
+    steps = [] if keep else None  # what QRFactor.solve replays
     local = np.empty(n_rows, np.int64)
     for v in range(n_nodes):
         piv = pivots[v]
@@ -212,12 +219,12 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         kp = piv.size * J
         width = cols.size * J
         own, psel, heads = _private_triangles(own, psel, rows, blocks, vals, rhs,
-                                              private, rmin, local, J)
-        top = sum(H.shape[0] for _, H in heads)
+                                              private, rmin, local, J, keep)
+        top = sum(H.shape[0] for _, H, _ in heads)
         m = top + own.size + sum(C.shape[0] for _, C in contrib[v])
         F = np.zeros((max(m, kp), width + 1), order="F")
         r0 = 0
-        for b, H in heads:
+        for b, H, _ in heads:
             F[r0:r0 + H.shape[0], colpos[b] * J:(colpos[b] + 1) * J] = H[:, :J]
             F[r0:r0 + H.shape[0], -1] = H[:, -1]
             r0 += H.shape[0]
@@ -233,10 +240,15 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             F[r0:r1, -1] = C[:, -1]
             r0 = r1
         contrib[v] = None
+        kept_heads = [h for _, _, h in heads]
         if kp == 0:  # an empty separator: pass everything up
-            if parent[v] >= 0 and m:
+            up = parent[v] >= 0 and m
+            if up:
                 contrib[parent[v]].append((other, F[:m]))
             factors[v] = None
+            if keep:
+                steps.append(FrontStep(kept_heads, own, m, None, None, None,
+                                       int(parent[v]) if up else -1))
             continue
         M = F.shape[0]
         nb = panel_block(kp)
@@ -249,34 +261,54 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
             raise RuntimeError(f"dgemqrt failed with info={info}")
         R = _safe_diag(np.triu(qr[:kp, :kp]))
         factors[v] = (piv, other, R, np.array(rest[:kp, :-1]), rest[:kp, -1].copy())
-        del qr, T
-        if parent[v] >= 0 and M > kp and other.size:
+        up = parent[v] >= 0 and M > kp and other.size
+        collapse = None
+        if up:
             C = rest[kp:]
             if C.shape[0] > C.shape[1]:  # taller than wide: keep its R only
-                C, _, _, info = lapack.dgeqrf(np.asfortranarray(C), overwrite_a=1,
-                                              lwork=max(1, 64 * C.shape[1]))
+                C, ctau, _, info = lapack.dgeqrf(np.asfortranarray(C), overwrite_a=1,
+                                                 lwork=max(1, 64 * C.shape[1]))
+                if keep:
+                    collapse = (C, ctau)
                 C = np.triu(C[:C.shape[1]])
             else:
                 C = np.array(C)
             contrib[parent[v]].append((other, C))
-        del F, rest
+        if keep:
+            steps.append(FrontStep(kept_heads, own, M, np.array(qr, order="F"), T.copy(),
+                                   collapse, int(parent[v]) if up else -1))
+        del F, rest, qr, T
+    x = _back_substitute(factors, [f[4] if f is not None else None for f in factors],
+                         n_blocks, J)
+    cond = _cond(factors, n_blocks, J)
+    if keep:
+        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, n_blocks, J))
+    return x, cond
+
+
+def _back_substitute(factors, ys, n_blocks, J):
+    """Solve the block triangular system of the fronts with right-hand sides ``ys``."""
     x = np.zeros((n_blocks, J))
-    for v in range(n_nodes - 1, -1, -1):
+    for v in range(len(factors) - 1, -1, -1):
         if factors[v] is None:
             continue
-        piv, other, R, S, y = factors[v]
+        piv, other, R, S, _ = factors[v]
+        y = ys[v]
         if other.size:
             y = y - S @ x[other].ravel()
         x[piv] = sla.solve_triangular(R, y, check_finite=False).reshape(piv.size, J)
-    return x, _cond(factors, n_blocks, J)
+    return x
 
 
-def _private_triangles(own, psel, rows, blocks, vals, rhs, private, cell, local, J):
+def _private_triangles(own, psel, rows, blocks, vals, rhs, private, cell, local, J,
+                       keep=False):
     """Householder-reduce each cell's private rows to a (J + 1)-row triangle.
 
-    Returns the remaining rows and pairs and a list of ``(cell, triangle)``
-    with the right-hand side in the triangle's last column.  Cells with at
-    most ``2 (J + 1)`` private rows are left as they are.
+    Returns the remaining rows and pairs and a list of ``(cell, triangle,
+    kept)`` with the right-hand side in the triangle's last column; ``kept``
+    is ``(rows, reflectors, tau)`` with ``keep`` (for
+    :class:`~rankcore.rfm.lstsq.QRFactor`), else None.  Cells with at most
+    ``2 (J + 1)`` private rows are left as they are.
     """
     po = own[private[own]]
     if po.size <= 2 * (J + 1):
@@ -292,8 +324,8 @@ def _private_triangles(own, psel, rows, blocks, vals, rhs, private, cell, local,
         H = np.zeros((pr.size, J + 1), order="F")
         scatter_dense(H, local[rows[sel]], np.zeros(sel.size, np.int64), vals[sel])
         H[:, -1] = rhs[pr]
-        H, _, _, info = lapack.dgeqrf(H, overwrite_a=1, lwork=max(1, 64 * (J + 1)))
-        heads.append((b, np.triu(H[:J + 1])))
+        H, htau, _, info = lapack.dgeqrf(H, overwrite_a=1, lwork=max(1, 64 * (J + 1)))
+        heads.append((b, np.triu(H[:J + 1]), (pr, H, htau) if keep else None))
         done.append(pr)
     if not heads:
         return own, psel, []
