@@ -16,6 +16,13 @@ derived symbolically with sympy, so they are exact to rounding):
               Dirichlet in x, initial condition at t = 0: one space-time solve
   heat_slabs  the same problem in 4 time slabs solved in turn, each slab's
               initial condition the previous slab's solution at its end
+  heat_march  the same problem in 8 slabs with the same points in every slab
+              (each slab its own grid): the slabs' matrices are equal, and
+              both libraries factor once -- rankcore by itself
+              (``fit_time_slabs`` reuses the factorization), pyrfm by hand
+              (``compute`` on the first slab, ``solve`` for every slab); the
+              row "rankcore-f" is rankcore factoring every slab
+              (``reuse=False``), the reference for the reuse
   elasticity  plane-strain Navier-Cauchy (E = 1, nu = 0.3): clamped at x = 0
               and y = 0, prescribed traction on x = 1 and y = 1
   stokes      -Lap u + grad p = f, div u = 0, velocity on the boundary,
@@ -50,7 +57,13 @@ in its own subprocess; "peak MB" is that process's ``ru_maxrss`` (on CPU
 torch's tensors live in the process heap, so it includes them), "+solve MB" is
 the peak minus ``ru_maxrss`` just before the model is built (after imports and
 problem setup), "import MB" the ``ru_maxrss`` right after the library is
-imported (before sympy and the problem data).  Errors: relative L2 and max absolute error over all
+imported (before sympy and the problem data), and "floor MB" that of another
+subprocess that imports the library, makes the problem's data and solves a
+tiny problem of the same kind (one cell, 4 features, 40 points per block):
+what every solve of the problem holds before its own arrays (for rankcore
+the compiled kernels and the LLVM runtime they load).  Where rankcore's floor
+is above a quarter of pyrfm's peak ("floor/pk" > 0.25 in the ratio table),
+the peak-memory goal cannot be met by any solver.  Errors: relative L2 and max absolute error over all
 components on an independent uniform grid that includes the boundary, for
 the timed draw (seed 0).  One draw says little at these error levels: over
 12 draws the relative L2 error of 2-D Helmholtz ranged over 4e-11..2e-10 for
@@ -79,7 +92,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIN_TIMED_S = 1.0   # see worker()
-ORDER = ["helm1d", "helm2d", "advdiff", "heat", "heat_slabs", "elasticity",
+ORDER = ["helm1d", "helm2d", "advdiff", "heat", "heat_slabs", "heat_march", "elasticity",
          "stokes", "nonlinear", "poisson3d"]
 
 
@@ -109,6 +122,32 @@ def face_points(box, n, axis, side):
     return _grid(axes)
 
 
+def slab_interior(box, n, K):
+    """Interior grid of each of K slabs along the last axis (n[-1] // K levels each)."""
+    import numpy as np
+    edges = np.linspace(box[-1][0], box[-1][1], K + 1)
+    lead = [_axis_interior(lo, hi, k) for (lo, hi), k in zip(box[:-1], n[:-1])]
+    return np.concatenate([_grid(lead + [_axis_interior(edges[j], edges[j + 1], n[-1] // K)])
+                           for j in range(K)])
+
+
+def slab_face(box, n, axis, side, K):
+    """A face grid whose levels along the last axis repeat in each of K slabs.
+
+    Each slab gets ``n[-1] // K`` levels from its start (included) to its
+    end (excluded); the face t = t0 is the ordinary grid.
+    """
+    import numpy as np
+    if axis == len(box) - 1:
+        return face_points(box, n, axis, side)
+    edges = np.linspace(box[-1][0], box[-1][1], K + 1)
+    m = n[-1] // K
+    levels = np.concatenate([np.linspace(edges[j], edges[j + 1], m + 1)[:-1] for j in range(K)])
+    axes = [np.linspace(lo, hi, k) for (lo, hi), k in zip(box[:-1], n[:-1])] + [levels]
+    axes[axis] = np.array([box[axis][side]], dtype=float)
+    return _grid(axes)
+
+
 def test_points(box, n):
     import numpy as np
     return _grid([np.linspace(lo, hi, n) for lo, hi in box])
@@ -131,6 +170,7 @@ class Problem:
         self.components, self.slabs, self.nonlinear = components, slabs, nonlinear
         self.n_test = n_test
         self.block_fn = None
+        self.same_slabs = False   # every slab has the same points (heat_march)
 
     @property
     def d(self):
@@ -173,13 +213,14 @@ def _diff(expr, xs, alpha):
 
 
 def _linear_problem(name, box, sub, features, scale, pts_per_sub, us, operator, conditions,
-                    n_test=101, slabs=0):
+                    n_test=101, slabs=0, interior=interior_points, face=face_points):
     """Build a Problem from sympy solutions ``us`` (one per component).
 
     ``operator``: list of equations, each a dict ``{(c, alpha): sympy coefficient}``;
     ``conditions``: list of ``(axis, side, equation)`` boundary blocks, each
     equation such a dict too.  Right-hand sides are the operator applied to
-    the exact solution, evaluated exactly.
+    the exact solution, evaluated exactly.  ``interior(box, n)`` and
+    ``face(box, n, axis, side)`` make the points (default: uniform grids).
     """
     sp, xs = _sym()
     d = len(box)
@@ -196,11 +237,11 @@ def _linear_problem(name, box, sub, features, scale, pts_per_sub, us, operator, 
 
     def blocks(bx):
         out = []
-        Xi = interior_points(bx, n)
+        Xi = interior(bx, n)
         for eq, r in zip(coef_int, rhs_int):
             out.append(dict(X=Xi, terms={k: f(Xi) for k, f in eq.items()}, rhs=r(Xi)))
         for ax, side, eq, r in conds:
-            Xb = face_points(bx, n, ax, side)
+            Xb = face(bx, n, ax, side)
             out.append(dict(X=Xb, terms={k: f(Xb) for k, f in eq.items()}, rhs=r(Xb)))
         return out
 
@@ -240,7 +281,7 @@ def make_problem(name, quick=False, size=None):
               (1, 1, {(0, (0, 1)): 1, (0, (0, 0)): 2})]      # Robin, normal +y
         sub, J, p = size or (((2, 2), 400, (30, 30)) if not quick else ((2, 2), 250, (24, 24)))
         return _linear_problem(name, [(0.0, 1.0)] * 2, sub, J, 1.0, p, [u], op, bc)
-    if name in ("heat", "heat_slabs"):
+    if name in ("heat", "heat_slabs", "heat_march"):
         nu = sp.Rational(1, 10)
         u = sp.exp(-y / 2) * sp.sin(2 * sp.pi * x + sp.Rational(1, 5)) * sp.cos(sp.pi * y) + x * y / 4
         op = [{(0, (0, 1)): 1, (0, (2, 0)): -nu}]
@@ -249,9 +290,19 @@ def make_problem(name, quick=False, size=None):
         p = (30, 30) if not quick else (22, 22)
         if name == "heat":
             return _linear_problem(name, [(0.0, 1.0), (0.0, 2.0)], (2, 4), J, 1.0, p, [u], op, bc)
-        # 4 slabs of 2 x 1 subdomains: the same basis size and the same points
-        return _linear_problem(name, [(0.0, 1.0), (0.0, 2.0)], (2, 1), J, 1.0,
-                               (p[0], 4 * p[1]), [u], op, bc, slabs=4)
+        if name == "heat_slabs":
+            # 4 slabs of 2 x 1 subdomains: the same basis size and the same points
+            return _linear_problem(name, [(0.0, 1.0), (0.0, 2.0)], (2, 1), J, 1.0,
+                                   (p[0], 4 * p[1]), [u], op, bc, slabs=4)
+        # 8 slabs of 2 x 1 subdomains, each with the points heat_slabs gives
+        # one slab, laid out the same in every slab
+        K = 8
+        prob = _linear_problem(name, [(0.0, 1.0), (0.0, 2.0)], (2, 1), J, 1.0,
+                               (p[0], K * p[1]), [u], op, bc, slabs=K,
+                               interior=lambda bx, n: slab_interior(bx, n, K),
+                               face=lambda bx, n, ax, side: slab_face(bx, n, ax, side, K))
+        prob.same_slabs = True
+        return prob
     if name == "elasticity":
         E, nu = 1, sp.Rational(3, 10)
         lam = E * nu / ((1 + nu) * (1 - 2 * nu))
@@ -320,12 +371,13 @@ def make_problem(name, quick=False, size=None):
 class RankcoreSide:
     name = "rankcore"
 
-    def __init__(self, threads):
+    def __init__(self, threads, reuse=True):
         sys.path.insert(0, ROOT)
         import rankcore  # noqa: F401
         from rankcore import RFM
         self.RFM = RFM
         self.seed = 0   # random_state of the models
+        self.reuse = reuse   # fit_time_slabs(reuse=...)
 
     def model(self, prob, box):
         kw = dict(subdomains=list(prob.sub), features=prob.features, pou="b",
@@ -351,8 +403,8 @@ class RankcoreSide:
 
     def solve_slabs(self, prob, blocks):
         m = self.model(prob, prob.box)
-        m.fit_time_slabs(self._eqs(prob, blocks), prob.slabs)
-        return (lambda X: self.predict(m, X, prob)), {}
+        m.fit_time_slabs(self._eqs(prob, blocks), prob.slabs, reuse=self.reuse)
+        return (lambda X: self.predict(m, X, prob)), dict(reused=int(m.slab_reused_.sum()))
 
     def solve_nonlinear(self, prob, box, blocks):
         import numpy as np
@@ -442,6 +494,29 @@ class PyrfmSide:
     def solve_slabs(self, prob, blocks):
         return march(self, prob, blocks)
 
+    def solve_again(self, prob, box, eqs, first):
+        """A slab with the first slab's matrix: ``first.solve`` with this slab's rhs.
+
+        pyrfm keeps the QR factors of ``compute`` in the model, and ``solve``
+        applies them (and its row scaling) to any right-hand side; the new
+        slab's model (same seed, so the same features on its own box) takes
+        the weights.
+        """
+        import numpy as np
+        torch = self.torch
+        m = self.model(prob, box)
+        rows = sum(e["X"].shape[0] for e in eqs)
+        if rows != first.A_row_norm.shape[0]:
+            raise RuntimeError(f"slab with {rows} rows, the first had "
+                               f"{first.A_row_norm.shape[0]}: not the same matrix")
+        b = torch.cat([torch.from_numpy(np.asarray(e["rhs"], dtype=float)).reshape(-1, 1)
+                       for e in eqs])
+        w0 = first.W
+        with contextlib.redirect_stdout(io.StringIO()):
+            first.solve(b)
+        m.W, first.W = first.W, w0
+        return m, {}
+
     def solve_nonlinear(self, prob, box, blocks):
         torch = self.torch
         m = self.model(prob, box)
@@ -502,6 +577,7 @@ def march(side, prob, blocks):
     initial = [b for b in blocks if np.all(b["X"][:, -1] == t0)]
     others = [b for b in blocks if not any(b is i for i in initial)]
     models = []
+    reused = 0
     for k in range(prob.slabs):
         box = [tuple(b) for b in prob.box[:-1]] + [(edges[k], edges[k + 1])]
         eqs = []
@@ -517,7 +593,11 @@ def march(side, prob, blocks):
                 P = side.predict(models[-1], X, prob)
                 rhs = sum(v * P[:, c] for (c, a), v in b["terms"].items())
             eqs.append(dict(X=X, terms=b["terms"], rhs=rhs))
-        m, info = side.solve_linear(prob, box, eqs)
+        if k and prob.same_slabs:   # the first slab's factorization, new right-hand side
+            m, info = side.solve_again(prob, box, eqs, models[0])
+            reused += 1
+        else:
+            m, info = side.solve_linear(prob, box, eqs)
         models.append(m)
 
     def predict(X):
@@ -527,7 +607,7 @@ def march(side, prob, blocks):
             sel = part == k
             out[sel] = side.predict(m, np.ascontiguousarray(X[sel]), prob)
         return out
-    return predict, info
+    return predict, dict(info, reused=reused)
 
 
 def run_problem(side, prob):
@@ -545,13 +625,47 @@ def run_problem(side, prob):
     return (lambda X: side.predict(m, X, prob)), elapsed, info
 
 
+def floor_mb(side, prob):
+    """Resident MB before any real work: the library imported, the problem's
+    data made, and a tiny solve of the same kind (one cell, 4 features, the
+    first 40 points of each block) that loads what a first solve loads
+    (rankcore: the cached Numba kernels and the LLVM runtime; pyrfm: torch's
+    first-call state).  No solve of the problem can peak below this."""
+    import copy
+    import warnings
+
+    import numpy as np
+    blocks = prob.block_fn(prob.box)   # alive, as in a real run
+    tiny = copy.copy(prob)
+    tiny.sub, tiny.features, tiny.slabs = (1,) * prob.d, 4, 0
+
+    def small(bx):
+        out = []
+        for b in blocks:
+            nb = dict(b, X=np.ascontiguousarray(b["X"][:40]), rhs=b["rhs"][:40])
+            if "terms" in b:
+                nb["terms"] = {k: (v[:40] if np.ndim(v) else v) for k, v in b["terms"].items()}
+            out.append(nb)
+        return out
+    tiny.block_fn = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_problem(side, tiny)
+    return _maxrss_mb()
+
+
 def worker(cfg):
     import warnings
 
     import numpy as np
-    side = (PyrfmSide if cfg["lib"] == "pyrfm" else RankcoreSide)(cfg["threads"])
+    if cfg["lib"] == "pyrfm":
+        side = PyrfmSide(cfg["threads"])
+    else:   # "rankcore-f": slabs factored one by one (the reference for reuse)
+        side = RankcoreSide(cfg["threads"], reuse=cfg["lib"] != "rankcore-f")
     import_mb = _maxrss_mb()  # interpreter + the library and what it imports
     prob = make_problem(cfg["problem"], cfg["quick"])
+    if cfg.get("floor"):
+        return dict(floor_mb=floor_mb(side, prob))
     Xt = test_points(prob.box, prob.n_test)
     U = np.stack([u(Xt) for u in prob.exact], axis=1)
     base = _maxrss_mb()
@@ -610,15 +724,18 @@ def run_sub(cfg, threads, timeout):
 
 # --------------------------------------------------------------- table ---
 
-HEADER = (f"{'problem':<11} {'library':<9} {'unknowns':>8} {'rel L2':>9} {'med L2':>9} "
+HEADER = (f"{'problem':<11} {'library':<10} {'unknowns':>8} {'rel L2':>9} {'med L2':>9} "
           f"{'max err':>9} "
-          f"{'time s':>8} {'cold s':>8} {'peak MB':>8} {'+solve MB':>9} {'import MB':>9}  notes")
+          f"{'time s':>8} {'cold s':>8} {'peak MB':>8} {'+solve MB':>9} {'import MB':>9} "
+          f"{'floor MB':>8}  notes")
 
 
 def fmt(name, lib, r):
     if "error" in r:
-        return f"{name:<11} {lib:<9} {'':>8} n/a: {r['error']}"
+        return f"{name:<11} {lib:<10} {'':>8} n/a: {r['error']}"
     notes = []
+    if r.get("reused"):
+        notes.append(f"factorization reused by {r['reused']} slabs")
     if "iters" in r:
         notes.append(f"GN iterations {r['iters']}")
     if "final_residual" in r:
@@ -628,10 +745,10 @@ def fmt(name, lib, r):
     if r.get("warnings"):
         notes.append("warned: " + "/".join(r["warnings"]))
     med = statistics.median(r["l2_seeds"])
-    return (f"{name:<11} {lib:<9} {r['unknowns']:>8} {r['rel_l2']:>9.2e} {med:>9.2e} "
+    return (f"{name:<11} {lib:<10} {r['unknowns']:>8} {r['rel_l2']:>9.2e} {med:>9.2e} "
             f"{r['max_err']:>9.2e} "
             f"{r['time_s']:>8.3f} {r['cold_s']:>8.3f} {r['peak_mb']:>8.0f} {r['solve_mb']:>9.0f} "
-            f"{r['import_mb']:>9.0f}  "
+            f"{r['import_mb']:>9.0f} {r.get('floor_mb', float('nan')):>8.0f}  "
             + ", ".join(notes))
 
 
@@ -649,6 +766,14 @@ def describe(name, quick):
     return (f"{name}: box {[tuple(b) for b in p.box]}, subdomains {sub} x {p.features} "
             f"features{extra}, R = {p.scale}, interior grid {pts}"
             + (" (split among the slabs)" if p.slabs else ""))
+
+
+def with_floor(r, cfg, args):
+    """``r`` with the library's memory floor on this problem (own subprocess)."""
+    if "error" in r:
+        return r
+    f = run_sub(dict(cfg, floor=True), args.threads, args.timeout)
+    return dict(r, floor_mb=f.get("floor_mb", float("nan")))
 
 
 def main():
@@ -689,12 +814,22 @@ def main():
     print()
     print(HEADER)
     results = {}
+    reuse_lines = []
     for n in names:
         cfg = dict(problem=n, quick=args.quick, repeats=args.repeats, seeds=args.seeds)
-        r = run_sub(dict(cfg, lib="rankcore"), args.threads, args.timeout)
+        r = with_floor(run_sub(dict(cfg, lib="rankcore"), args.threads, args.timeout),
+                       dict(cfg, lib="rankcore"), args)
         print(fmt(n, "rankcore", r), flush=True)
+        if make_problem(n, args.quick).same_slabs:   # reuse against factoring each slab
+            rf = run_sub(dict(cfg, lib="rankcore-f"), args.threads, args.timeout)
+            print(fmt(n, "rankcore-f", rf), flush=True)
+            if "error" not in r and "error" not in rf:
+                reuse_lines.append(f"{n}: rankcore {r['time_s']:.3f} s reusing the first "
+                                   f"slab's factors, {rf['time_s']:.3f} s factoring every "
+                                   f"slab ({rf['time_s'] / r['time_s']:.1f}x)")
         if peer:
-            rp = run_sub(dict(cfg, lib="pyrfm"), args.threads, args.timeout)
+            rp = with_floor(run_sub(dict(cfg, lib="pyrfm"), args.threads, args.timeout),
+                            dict(cfg, lib="pyrfm"), args)
             print(fmt(n, "pyrfm", rp), flush=True)
             results[n] = (r, rp)
     if results:
@@ -702,8 +837,10 @@ def main():
               "error no worse)")
         print(f"(med L2: ratio of the medians over {args.seeds} draws per library; p: two-sided "
               "Mann-Whitney test of 'the two libraries' errors come from one distribution')")
-        print(f"{'problem':<11} {'time':>7} {'peak':>7} {'+solve':>7} {'rel L2':>9} "
-              f"{'med L2':>9} {'p':>6}")
+        print("(floor/pk: rankcore's memory floor over pyrfm's peak; above 0.25 the peak "
+              "memory goal cannot be met by any solve)")
+        print(f"{'problem':<11} {'time':>7} {'peak':>7} {'+solve':>7} {'floor/pk':>8} "
+              f"{'rel L2':>9} {'med L2':>9} {'p':>6}")
         for n, (r, rp) in results.items():
             if "error" in r or "error" in rp:
                 continue
@@ -711,8 +848,11 @@ def main():
             p = mann_whitney_p(a, b) if min(len(a), len(b)) > 1 else float("nan")
             print(f"{n:<11} {r['time_s'] / rp['time_s']:>7.2f} {r['peak_mb'] / rp['peak_mb']:>7.2f} "
                   f"{r['solve_mb'] / max(rp['solve_mb'], 1.0):>7.2f} "
+                  f"{r.get('floor_mb', float('nan')) / rp['peak_mb']:>8.2f} "
                   f"{r['rel_l2'] / rp['rel_l2']:>9.2g} "
                   f"{statistics.median(a) / statistics.median(b):>9.2g} {p:>6.2f}")
+    for line in reuse_lines:
+        print("\nfactorization reuse, " + line)
     print(f"# loadavg at the end {tuple(round(v, 2) for v in os.getloadavg())}")
 
 

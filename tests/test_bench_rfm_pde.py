@@ -36,8 +36,8 @@ def _derivative(u, X, alpha, h):
             + u(X - e[0] - e[1])) / (4 * h * h)
 
 
-@pytest.mark.parametrize("name", ["helm1d", "helm2d", "advdiff", "heat", "elasticity",
-                                  "stokes", "nonlinear", "poisson3d"])
+@pytest.mark.parametrize("name", ["helm1d", "helm2d", "advdiff", "heat", "heat_march",
+                                  "elasticity", "stokes", "nonlinear", "poisson3d"])
 def test_right_hand_sides_match_the_exact_solution(bench, name):
     prob = bench.make_problem(name, quick=True)
     h = 1e-4 * max(hi - lo for lo, hi in prob.box)
@@ -105,3 +105,48 @@ def test_bad_counts_are_refused_naming_the_flag(bench, flag, monkeypatch, capsys
     with pytest.raises(SystemExit):
         bench.main()
     assert f"{flag} must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_heat_march_repeats_its_points_in_every_slab_and_rankcore_reuses(bench):
+    prob = bench.make_problem("heat_march", quick=True)
+    K = prob.slabs
+    edges = np.linspace(prob.box[-1][0], prob.box[-1][1], K + 1)
+    blocks = prob.block_fn(prob.box)
+    for b in blocks:
+        X = b["X"]
+        if np.all(X[:, -1] == edges[0]):   # the initial condition: slab 0 only
+            continue
+        part = bench.slab_index(edges, X[:, -1])
+        first = X[part == 0]
+        for k in range(1, K):
+            Xk = X[part == k] - np.array([0.0, edges[k]])
+            assert Xk.shape == first.shape
+            assert np.abs(Xk - first).max() < 1e-14
+    predict, seconds, info = bench.run_problem(bench.RankcoreSide(1), prob)
+    assert info["reused"] == K - 1          # every slab after the first
+    Xt = bench.test_points(prob.box, 41)
+    err = np.linalg.norm(predict(Xt)[:, 0] - prob.exact[0](Xt)) / np.linalg.norm(prob.exact[0](Xt))
+    assert err < 1e-6, err
+    # heat_slabs cuts one grid unevenly: no slab can reuse
+    info = bench.run_problem(bench.RankcoreSide(1), bench.make_problem(
+        "heat_slabs", quick=True, size=((2, 1), 100, (16, 40))))[2]
+    assert info["reused"] == 0
+
+
+@pytest.mark.parametrize("name", ["helm1d", "heat_march", "stokes", "nonlinear"])
+def test_memory_floor_runs_a_tiny_solve_of_every_kind(bench, name, monkeypatch):
+    # the floor's tiny problem takes the same path as the real one (scalar,
+    # slabs, a system with a one-point block, Gauss-Newton) on 40 points per
+    # block, one cell and 4 features
+    seen = []
+    real = bench.run_problem
+
+    def spy(side, prob):
+        blocks = prob.block_fn(prob.box)
+        seen.append((prob.features, prob.sub, prob.slabs, [b["X"].shape[0] for b in blocks]))
+        return real(side, prob)
+    monkeypatch.setattr(bench, "run_problem", spy)
+    mb = bench.floor_mb(bench.RankcoreSide(1), bench.make_problem(name, quick=True))
+    assert np.isfinite(mb) and mb > 0
+    (features, sub, slabs, sizes), = seen
+    assert features == 4 and set(sub) == {1} and slabs == 0 and max(sizes) <= 40
