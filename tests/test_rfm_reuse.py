@@ -330,3 +330,25 @@ def test_fit_linear_reuse_with_the_multifrontal_solver():
     assert again.factor_reused_ and again.solver_ == fresh.solver_ == "multifrontal"
     X = np.random.default_rng(6).uniform(0, 1, (400, 2))
     assert rel(again.predict(X), fresh.predict(X)) < 1e-9
+
+
+def test_reuse_on_a_geometry():
+    """A disk: the kept cells and their clamped faces are part of the problem."""
+    from rankcore.geometry import Disk
+    disk = Disk((0.0, 0.0), 1.0)
+    Xi = disk.sample_interior(1500, seed=0)
+    Xb, _ = disk.sample_boundary(200, seed=1)
+    u1 = lambda X: np.exp(X[:, 0]) * np.cos(X[:, 1])          # noqa: E731 (harmonic)
+    u2 = lambda X: X[:, 0] ** 2 - X[:, 1] ** 2 + X[:, 0]        # noqa: E731 (harmonic)
+    eqs = lambda u: [(Xi, {(2, 0): 1.0, (0, 2): 1.0}, 0.0), (Xb, {(0, 0): 1.0}, u)]  # noqa: E731
+    cache = {}
+    RFM(disk, 3, 60, random_state=0).fit_linear(eqs(u1), reuse=cache)
+    again = RFM(disk, 3, 60, random_state=0).fit_linear(eqs(u2), reuse=cache)
+    fresh = RFM(disk, 3, 60, random_state=0).fit_linear(eqs(u2))
+    assert again.factor_reused_
+    X = disk.sample_interior(300, seed=3)
+    assert rel(again.predict(X), fresh.predict(X)) < 1e-9
+    # another disk with the same cells count would still differ in its points
+    other = RFM(Disk((0.0, 0.0), 0.9), 3, 60, random_state=0)
+    assert not other.fit_linear([(0.9 * Xi, {(2, 0): 1.0, (0, 2): 1.0}, 0.0),
+                                 (0.9 * Xb, {(0, 0): 1.0}, u2)], reuse=cache).factor_reused_

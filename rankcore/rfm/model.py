@@ -1034,6 +1034,7 @@ def _problem_key(basis, blocks, extra):
         shape=(basis.dim, basis.n_cells, basis.features, basis.pou_code, basis.act_code,
                extra),
         weights=basis.weights.copy(), biases=basis.biases.copy(), h=basis.h.copy(),
+        clamp=basis.clamp.copy(),
         centers=basis.centers - basis.lo, span=float(np.abs(basis.box).max()),
         blocks=[(b.X - basis.lo, [(c, a, np.array(coef)) for c, a, coef in b.terms],
                  b.weight) for b in blocks])
@@ -1048,6 +1049,7 @@ def _same_problem(cache, basis, blocks, extra):
                         basis.act_code, extra) \
             or not np.array_equal(key["weights"], basis.weights) \
             or not np.array_equal(key["biases"], basis.biases) \
+            or not np.array_equal(key["clamp"], basis.clamp) \
             or len(key["blocks"]) != len(blocks):
         return False
     tol = REUSE_RTOL * max(key["span"], float(np.abs(basis.box).max()))
