@@ -748,7 +748,8 @@ def fmt(name, lib, r):
     return (f"{name:<11} {lib:<10} {r['unknowns']:>8} {r['rel_l2']:>9.2e} {med:>9.2e} "
             f"{r['max_err']:>9.2e} "
             f"{r['time_s']:>8.3f} {r['cold_s']:>8.3f} {r['peak_mb']:>8.0f} {r['solve_mb']:>9.0f} "
-            f"{r['import_mb']:>9.0f} {r.get('floor_mb', float('nan')):>8.0f}  "
+            f"{r['import_mb']:>9.0f} "
+            + (f"{r['floor_mb']:>8.0f}  " if "floor_mb" in r else f"{'-':>8}  ")
             + ", ".join(notes))
 
 
