@@ -43,7 +43,8 @@ from ._kernels import scatter_dense
 
 __all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row_norms",
            "matvec", "to_csr", "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
-           "solve_system", "QRFactor", "FrontStep", "hager_inverse_norm"]
+           "solve_system", "QRFactor", "FrontStep", "guard_diagonal",
+           "hager_inverse_norm"]
 
 SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
 # "auto" takes the multifrontal QR from this many cells on: bench/rfm_scale.py
@@ -229,18 +230,37 @@ def _apply_qt(qr, tau, c):
     return out
 
 
-def _guard_diagonal(R):
-    """Replace exact zeros on the diagonal (exactly dependent columns).
+def guard_diagonal(R):
+    """Replace exact zeros on the diagonal of a triangular factor, in place.
 
-    An exact zero only happens for duplicated features; a tiny positive
-    pivot there gives the minimum-effect solution for that column instead of
-    inf/NaN, and the condition estimate still reports the singularity.
+    An exact zero only happens for exactly dependent columns (duplicated
+    features); ``eps`` times the largest diagonal entry there gives the
+    minimum-effect solution for that column instead of inf/NaN, and the
+    condition estimate still reports the singularity.  Used by the dense,
+    banded and multifrontal QR.
+
+    Parameters
+    ----------
+    R : ndarray, shape (n, n)
+        Upper triangular; modified in place.
+
+    Returns
+    -------
+    ndarray
+        ``R``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> R = guard_diagonal(np.array([[2.0, 1.0], [0.0, 0.0]]))
+    >>> bool(R[1, 1] == 2.0 * np.finfo(float).eps)
+    True
     """
-    d = np.diagonal(R)
+    d = np.abs(np.diagonal(R))
     zero = d == 0
     if zero.any():
-        scale = np.max(np.abs(d)) if np.any(~zero) else 1.0
-        idx = np.nonzero(zero)[0]
+        scale = d.max() if d.max() > 0 else 1.0
+        idx = np.flatnonzero(zero)
         R[idx, idx] = np.finfo(np.float64).eps * scale
     return R
 
@@ -289,7 +309,7 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
         return x.reshape(n_blocks, J), cond
     qr, tau = _geqrf(A[:, :n])
     c = _apply_qt(qr, tau, A[:, n:])
-    R = _guard_diagonal(np.triu(qr[:n, :n]))
+    R = guard_diagonal(np.triu(qr[:n, :n]))
     x = sla.solve_triangular(R, c[:n, 0], lower=False, check_finite=False)
     rcond, info = lapack.dtrcon(R, norm="1", uplo="U", diag="N")
     cond = 1.0 / rcond if rcond > 0 else np.inf
@@ -539,7 +559,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
                                     overwrite_c=1)
         if info != 0:  # pragma: no cover
             raise RuntimeError(f"dgemqrt failed with info={info}")
-        R = _guard_diagonal(np.triu(qr[:J, :J]))
+        R = guard_diagonal(np.triu(qr[:J, :J]))
         factors.append((R, U[1:], np.ascontiguousarray(rest[:J, :-1]),
                         rest[:J, -1].copy()))
         passed = len(U) > 1 and m > J

@@ -35,7 +35,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ._kernels import scatter_dense
-from .lstsq import FrontStep, QRFactor, hager_inverse_norm, panel_block
+from .lstsq import FrontStep, QRFactor, guard_diagonal, hager_inverse_norm, panel_block
 
 __all__ = ["solve_multifrontal", "dissection_tree"]
 
@@ -92,16 +92,6 @@ def dissection_tree(coords, leaf_size):
 
     build(np.arange(coords.shape[0]))
     return pivots, np.array(parent, np.int64)
-
-
-def _safe_diag(R):
-    """Exactly zero pivots (exactly dependent columns) get a tiny value."""
-    d = np.abs(np.diagonal(R))
-    if np.any(d == 0):
-        tiny = np.finfo(np.float64).eps * (d.max() if d.max() > 0 else 1.0)
-        k = np.flatnonzero(d == 0)
-        R[k, k] = tiny
-    return R
 
 
 def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
@@ -259,7 +249,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
                                     overwrite_c=1)
         if info != 0:  # pragma: no cover
             raise RuntimeError(f"dgemqrt failed with info={info}")
-        R = _safe_diag(np.triu(qr[:kp, :kp]))
+        R = guard_diagonal(np.triu(qr[:kp, :kp]))
         factors[v] = (piv, other, R, np.array(rest[:kp, :-1]), rest[:kp, -1].copy())
         up = parent[v] >= 0 and M > kp and other.size
         collapse = None
