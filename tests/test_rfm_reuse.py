@@ -352,3 +352,19 @@ def test_reuse_on_a_geometry():
     other = RFM(Disk((0.0, 0.0), 0.9), 3, 60, random_state=0)
     assert not other.fit_linear([(0.9 * Xi, {(2, 0): 1.0, (0, 2): 1.0}, 0.0),
                                  (0.9 * Xb, {(0, 0): 1.0}, u2)], reuse=cache).factor_reused_
+
+
+def test_bad_reuse_caches_and_right_hand_sides_are_refused():
+    with pytest.raises(ValueError, match=r"reuse must be an empty dict or one filled by "
+                                         r"fit_linear, got a dict with the keys \['a'\]"):
+        RFM(BOX2, 2, 20, random_state=0).fit_linear(_poisson_blocks(_f(1), _u(1), n=8),
+                                                    reuse={"a": 1})
+    rows, blocks, vals, n_rows, nb, J = _chain_system()
+    factor = lstsq.solve_banded(rows, blocks, vals, np.ones(n_rows), n_rows, nb, keep=True)[2]
+    with pytest.raises(ValueError, match=rf"rhs must be a finite vector of {n_rows} values"
+                                         rf".*got shape \(3,\)"):
+        factor.solve(np.ones(3))
+    bad = np.ones(n_rows)
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match=r"got shape .* with non-finite values"):
+        factor.solve(bad)

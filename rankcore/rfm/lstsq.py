@@ -574,7 +574,7 @@ def solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=False):
     x = _back_substitute(factors, [f[3] for f in factors], J)
     cond = _banded_cond(factors, n_blocks, J)
     if keep:
-        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, J))
+        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, J), n_rows)
     return x, cond
 
 
@@ -660,6 +660,8 @@ class QRFactor:
     back : callable
         ``back(ys) -> x``: the back substitution with the fronts' rotated
         right-hand sides ``ys`` (one array per front).
+    n_rows : int
+        Rows of the factored system.
 
     Examples
     --------
@@ -673,9 +675,10 @@ class QRFactor:
     (4.0, 2.828427124746)
     """
 
-    def __init__(self, steps, back):
+    def __init__(self, steps, back, n_rows):
         self.steps = steps
         self.back = back
+        self.n_rows = n_rows
 
     def solve(self, rhs):
         """Return the least-squares solution for ``rhs`` and its residual norm.
@@ -692,8 +695,17 @@ class QRFactor:
         residual : float
             The 2-norm of the least-squares residual, from the rotated
             right-hand side (no product with the matrix).
+
+        Raises
+        ------
+        ValueError
+            If ``rhs`` is not a finite vector of ``n_rows`` values.
         """
         rhs = np.asarray(rhs, np.float64)
+        if rhs.shape != (self.n_rows,) or not np.all(np.isfinite(rhs)):
+            raise ValueError(f"rhs must be a finite vector of {self.n_rows} values (one per "
+                             f"row of the factored system), got shape {rhs.shape}"
+                             + ("" if rhs.shape != (self.n_rows,) else " with non-finite values"))
         passed = {}
         ys = []
         res2 = 0.0

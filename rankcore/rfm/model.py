@@ -602,6 +602,9 @@ class RFM:
         if reuse is not None and not isinstance(reuse, dict):
             raise TypeError(f"reuse must be a dict (a cache, empty at first) or None, "
                             f"got {describe(reuse)}")
+        if reuse and set(reuse) != _CACHE_KEYS:
+            raise ValueError(f"reuse must be an empty dict or one filled by fit_linear, got "
+                             f"a dict with the keys {sorted(map(str, reuse))}")
         self._setup()
         blocks = normalize_blocks(equations, self.dim_, self.n_components_,
                                   self._check_points)
@@ -1018,6 +1021,10 @@ class RFM:
                 f"residual {residual:.3e}); use fewer features, a larger "
                 f"scale or more subdomains", IllConditionedWarning)
         return self
+
+
+#: What ``fit_linear`` stores in a ``reuse`` cache.
+_CACHE_KEYS = {"problem", "scales", "factor", "cond", "solver", "n_rows"}
 
 
 def _stacked_rhs(blocks, n_rows):

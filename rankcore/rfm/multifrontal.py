@@ -272,7 +272,8 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
                          n_blocks, J)
     cond = _cond(factors, n_blocks, J)
     if keep:
-        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, n_blocks, J))
+        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, n_blocks, J),
+                                 n_rows)
     return x, cond
 
 
