@@ -746,13 +746,7 @@ def _banded_cond(factors, n_blocks, J):
     normR = colsum.max()
 
     def solve(v):  # R^{-1} v
-        x = np.zeros((n_blocks, J))
-        v = v.reshape(n_blocks, J)
-        for n in range(n_blocks - 1, -1, -1):
-            R, U1, C, _ = factors[n]
-            y = v[n] - (C @ x[U1].ravel() if U1 else 0.0)
-            x[n] = sla.solve_triangular(R, y, lower=False, check_finite=False)
-        return x.ravel()
+        return _back_substitute(factors, v.reshape(n_blocks, J), J).ravel()
 
     def solve_t(w):  # R^{-T} w
         w = w.reshape(n_blocks, J).copy()

@@ -335,13 +335,10 @@ def _cond(factors, n_blocks, J):
             colsum[other] += np.abs(S).sum(axis=0).reshape(other.size, J)
     norm = colsum.max()
 
-    def solve(b):
+    def solve(b):  # R^{-1} b
         b = b.reshape(n_blocks, J)
-        x = np.zeros((n_blocks, J))
-        for piv, other, R, S, _ in reversed(facs):
-            y = b[piv].ravel() - (S @ x[other].ravel() if other.size else 0.0)
-            x[piv] = sla.solve_triangular(R, y, check_finite=False).reshape(-1, J)
-        return x.ravel()
+        return _back_substitute(factors, [None if f is None else b[f[0]].ravel()
+                                          for f in factors], n_blocks, J).ravel()
 
     def solve_t(b):
         w = b.reshape(n_blocks, J).copy()
