@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import rankcore
-from rankcore._validate import check_positive_int, describe
+from rankcore.validation import check_positive_int, describe
 
 from .recorder import DEFAULT_EPS, SnapshotRecorder, check_loggers, eps_tuple, metric_name
 

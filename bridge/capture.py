@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 
 import rankcore
-from rankcore._validate import as_array, check_positive_int, describe
+from rankcore.validation import as_array, check_positive_int, describe
 
 __all__ = ["capture", "Captured", "default_layer", "resolve_layers", "unwrap_model",
            "is_rank_zero"]

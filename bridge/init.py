@@ -17,7 +17,7 @@ from torch import nn
 
 from rankcore import activations as _act
 from rankcore import sfli as _rinit
-from rankcore._validate import check_box, describe
+from rankcore.validation import check_box, describe
 
 from .nets import MLP, activation_name
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 import rankcore
-from rankcore._validate import check_box, check_positive_int, describe
+from rankcore.validation import check_box, check_positive_int, describe
 
 from .capture import capture, default_layer, resolve_layers, unwrap_model
 from .recorder import DEFAULT_EPS, eps_tuple

@@ -60,7 +60,7 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from ._validate import describe
+from .validation import describe
 
 __all__ = ["Activation", "ACTIVATIONS", "ALIASES", "FAMILIES", "get",
            "canonical_name", "names"]

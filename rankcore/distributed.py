@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from ._validate import (check_box, check_positive_int, describe)
+from .validation import (check_box, check_positive_int, describe)
 
 __all__ = [
     "is_dask_array",
@@ -202,7 +202,7 @@ def _block_gram(f, w, chunk_rows=None, block_info=None):
 
 def _r_factor(f, w):
     """R of ``W^(1/2) f`` by the in-memory kernel, as (n, n) (zero rows when N < n)."""
-    from ._validate import as_array, check_weights
+    from .validation import as_array, check_weights
     from .rank import weighted_r_factor
     f = as_array(f, "features", ndim=2, keep_float32=True)
     w = check_weights(w, "weights", f.shape[0], per="row of the features")

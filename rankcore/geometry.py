@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from ._validate import (as_array, check_box, check_int, check_positive_scalar,
+from .validation import (as_array, check_box, check_int, check_positive_scalar,
                         check_random_state, describe)
 from .quadrature import Quadrature
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg.blas import dsyrk
 
 from ._gram_kernels import scale_rows_sqrt, symmetric_from_upper
-from ._validate import (as_array, check_positive_int, check_weights, describe,
+from .validation import (as_array, check_positive_int, check_weights, describe,
                         first_nonfinite)
 from .distributed import is_dask_array
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._validate import (as_array, check_box, check_int_per_dim, check_positive_int,
+from .validation import (as_array, check_box, check_int_per_dim, check_positive_int,
                         check_random_state, check_weights, describe)
 
 __all__ = [

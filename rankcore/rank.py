@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import qr, svdvals
 
-from ._validate import (as_array, check_bool, check_choice, check_positive_scalar,
+from .validation import (as_array, check_bool, check_choice, check_positive_scalar,
                         check_weights, describe)
 from .distributed import is_dask_array
 from ._warn import warn

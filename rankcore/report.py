@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ._validate import check_bool, describe
+from .validation import check_bool, describe
 
 __all__ = ["write_report", "html_report", "DEFAULT_EPS"]
 

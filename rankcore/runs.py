@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from ._validate import as_array, check_bool, check_positive_int, describe
+from .validation import as_array, check_bool, check_positive_int, describe
 
 __all__ = ["runs_table", "row_for_run", "active_client", "dask_client", "format_table",
            "INT_COLUMNS"]

@@ -113,7 +113,7 @@ import numpy as np
 
 from . import activations as _act
 from . import quadrature as _quad
-from ._validate import (as_array, check_box, check_positive_int, check_positive_scalar,
+from .validation import (as_array, check_box, check_positive_int, check_positive_scalar,
                         check_random_state, check_weights, describe, first_nonfinite)
 
 __all__ = [

@@ -44,7 +44,7 @@ import warnings
 
 import numpy as np
 
-from ._validate import as_array, as_int, describe
+from .validation import as_array, as_int, describe
 
 __all__ = [
     "open_run",
@@ -1445,7 +1445,7 @@ class Run:
         self._check_open()
         d = self._ds[key]
         out = self._retry(lambda: self._fetch(d, index))
-        out = self._validate(key, d, out, index)
+        out = self.validation(key, d, out, index)
         out.setflags(write=False)
         if index is None:
             self._cache[key] = out
@@ -1461,7 +1461,7 @@ class Run:
         d.check(T if index is None else index + 1, self.path, os.path.getsize(self.path))
         return d.read(0, T) if index is None else d.read(index, index + 1)[0]
 
-    def _validate(self, key, d, out, index):
+    def validation(self, key, d, out, index):
         where = f"{'/' + key!r}" + ("" if index is None else f" row {index}")
         if key == "steps":
             if out.size > 1 and not np.all(out[1:] > out[:-1]):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_array, check_bool, check_positive_int, check_positive_scalar, describe
+from .validation import as_array, check_bool, check_positive_int, check_positive_scalar, describe
 
 __all__ = ["staircase", "Staircase", "Step", "StepPair"]
 

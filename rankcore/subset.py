@@ -31,7 +31,7 @@ from itertools import combinations
 import numpy as np
 import scipy.linalg
 
-from ._validate import (as_array, check_choice, check_positive_int, check_positive_scalar,
+from .validation import (as_array, check_choice, check_positive_int, check_positive_scalar,
                         check_scalar, describe)
 
 __all__ = ["hong_pan_bound", "select_rows", "SubsetSelection"]

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from .validation import check_choice, check_int
 from .quadrature import Quadrature, gauss_legendre
 
 __all__ = ["KINDS", "FunctionSet", "function_set", "function_sets"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from ._validate import (as_array, check_bool, check_choice, check_positive_scalar,
+from .validation import (as_array, check_bool, check_choice, check_positive_scalar,
                         check_scalar, check_weights, describe)
 from ._warn import warn
 from .rank import (ROUNDING_FACTOR, NegativeEigenvalueWarning, check_gram_stack,

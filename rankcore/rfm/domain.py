@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_box
+from ..validation import check_box
 from ..geometry import Geometry
 from . import _kernels as _k
 from .basis import Basis, alpha_axes

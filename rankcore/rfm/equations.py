@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_int, check_positive_scalar, describe
+from ..validation import as_array, as_int, check_positive_scalar, describe
 
 __all__ = ["LinearBlock", "NonlinearBlock", "normalize_blocks", "parse_key",
            "callable_values", "values_at", "MAX_ORDER"]

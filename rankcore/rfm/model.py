@@ -20,7 +20,7 @@ from .basis import POUS, Basis, activation_code
 from .equations import (LinearBlock, callable_values, normalize_blocks,
                         parse_key)
 from .._warn import warn
-from .._validate import (as_array, check_bool, check_box, check_choice,
+from ..validation import (as_array, check_bool, check_box, check_choice,
                          check_int_per_dim, check_positive_int, check_positive_scalar,
                          check_random_state, check_weights, describe)
 

@@ -37,7 +37,7 @@ import numpy as np
 from . import assembly as _as
 from . import lstsq as _ls
 from .equations import LinearBlock, NonlinearBlock
-from .._validate import describe
+from ..validation import describe
 
 __all__ = ["gauss_newton", "NewtonResult", "residual_partials"]
 

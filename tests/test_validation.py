@@ -1,9 +1,9 @@
-"""The shared argument checkers of rankcore._validate."""
+"""The shared argument checkers of rankcore.validation."""
 
 import numpy as np
 import pytest
 
-from rankcore._validate import (as_array, check_choice, check_int, check_random_state,
+from rankcore.validation import (as_array, check_choice, check_int, check_random_state,
                                 check_scalar)
 
 
