@@ -67,7 +67,7 @@ def main(argv=None):
     steps = 300 if a.quick else (10000 if a.full else 2000)
     seeds = [0] if a.quick else ([0, 1, 2] if a.full else [0, 1])
     widths = [50, 100] if a.full else [50]
-    q = rankcore.init.default_quadrature(BOX)
+    q = rankcore.sfli.default_quadrature(BOX)
     xq = torch.tensor(q.points, dtype=torch.float32)
     wq = torch.tensor(q.weights, dtype=torch.float32)
     uq = exact(xq)

@@ -254,7 +254,7 @@ def main(argv=None):
     p.add_argument("--w-bc", type=float, default=1.0)
     p.add_argument("--eps", type=float, default=1e-3, help="absolute eps for the eps-rank")
     p.add_argument("--shape", type=float, default=None,
-                   help="SFLI (UDI) shape factor; default rankcore.init.DEFAULT_SHAPE")
+                   help="SFLI (UDI) shape factor; default rankcore.sfli.DEFAULT_SHAPE")
     p.add_argument("--modes", type=int, default=512)
     p.add_argument("--dt", type=float, default=1e-3)
     args = p.parse_args(argv)
@@ -276,9 +276,9 @@ def main(argv=None):
           f"Adam lr {args.lr}, "
           f"{args.iters} iterations, N_f = {args.n_f}, w_ic = {args.w_ic}, w_bc = {args.w_bc}, "
           f"seeds {args.seeds}")
-    shape = args.shape if args.shape is not None else rankcore.init.default_shape("tanh", "udi", 2)
+    shape = args.shape if args.shape is not None else rankcore.sfli.default_shape("tanh", "udi", 2)
     print(f"SFLI: bridge.sfli_(model, domain={BOX}) -> UDI, tanh, shape s = {shape:g} "
-          f"({'--shape' if args.shape is not None else 'rankcore.init.DEFAULT_SHAPE'})")
+          f"({'--shape' if args.shape is not None else 'rankcore.sfli.DEFAULT_SHAPE'})")
 
     t0 = time.perf_counter()
     t_grid, x, U, err_dt, err_x = reference_with_checks(args.modes, args.dt)

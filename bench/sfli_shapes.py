@@ -3,7 +3,7 @@
 For every supported activation and a range of shape factors ``s``:
 
 * first layer: lambda_min and eps-rank of its Gram matrix on
-  ``rankcore.init.default_quadrature`` (1-D grid on [-1, 1]; 2-D UDI on
+  ``rankcore.sfli.default_quadrature`` (1-D grid on [-1, 1]; 2-D UDI on
   [-1, 1]^2 with both offset rules);
 * last hidden layer of a 3x50 MLP (first layer SFLI, deeper layers Xavier
   normal with zero bias, the paper's default): eps-rank, median over seeds;
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import rankcore  # noqa: E402
-from rankcore import init as sfli  # noqa: E402
+from rankcore import sfli  # noqa: E402
 
 EPS = 1e-3
 # The grid is deterministic and can be exactly independent: its default is the

@@ -226,6 +226,10 @@ def write_api(app=None):
             lines.append(f".. {directive}:: {m}.{name}")
             if directive in ("autoclass", "autoexception"):
                 lines.append("   :members:")
+                if directive == "autoclass" and any(
+                        base.__module__.split(".")[0] in PACKAGES for base in obj.__mro__[1:]):
+                    # e.g. RFM's equation fits live in rankcore.rfm.pdefits.PDEFits
+                    lines.append("   :inherited-members:")
             lines.append("")
         for name, obj in data:
             lines.append(f".. autodata:: {m}.{name}")

@@ -6,9 +6,9 @@ rank-revealing subset selection and the staircase theorems, SFLI parameter
 generators, ELM/RFM least-squares solvers and the HDF5 snapshot reader.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
-from . import activations, init, quadrature, sfli
+from . import activations, quadrature, sfli
 from .gram import gram
 from .sfli import first_layer_features, grid_init, sfli_init, udi_init
 from .quadrature import Quadrature
@@ -23,10 +23,16 @@ from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
                      loss_lower_bound_from_features, residual_lower_bound,
                      subset_approximation)
 
-# Submodules not listed (lstsq, cli, the _kernels) are importable by name;
-# rankcore.sfli (alias rankcore.init) keeps its helpers (default_shape,
-# SFLI_ACTIVATIONS, ...) out of the top level; rankcore.activations is the
-# activation table of the whole project.
+# The Dask layer registers itself with the engine's backend registry
+# (rankcore.backends) on import, so gram() and spectrum_from_features() take
+# Dask arrays without the engine importing it; dask itself is imported only
+# when a Dask array is used.
+from . import distributed  # noqa: E402,F401  (registers the "dask" backend)
+
+# Submodules not listed (rfm.lstsq, cli, the _kernels) are importable by name;
+# rankcore.sfli keeps its helpers (default_shape, SFLI_ACTIVATIONS, ...) out
+# of the top level; rankcore.activations is the activation table of the whole
+# project.
 __all__ = [
     "__version__",
     # quadrature, Gram, spectra and the epsilon-rank
@@ -38,7 +44,7 @@ __all__ = [
     "loss_lower_bound", "loss_lower_bound_from_features", "LossLowerBound",
     "residual_lower_bound",
     # SFLI parameter generators
-    "activations", "sfli", "init", "sfli_init", "grid_init", "udi_init", "first_layer_features",
+    "activations", "sfli", "sfli_init", "grid_init", "udi_init", "first_layer_features",
     # random-feature least squares
     "RFM", "ELM", "IllConditionedWarning",
     # HDF5 snapshots

@@ -1,7 +1,10 @@
 """Dask back end: Gram matrices and spectra of point sets larger than one machine.
 
 ``rankcore.gram`` and ``rankcore.spectrum_from_features`` hand ``dask.array``
-inputs to :func:`gram` and :func:`spectrum_from_features` here.  The features
+inputs to :func:`gram` and :func:`spectrum_from_features` here, through the
+engine's backend registry (:mod:`rankcore.backends`): this module registers
+itself when imported, and ``import rankcore`` imports it, so the engine never
+imports this layer.  The features
 must be chunked along the rows only (one chunk spans all n columns) and the
 weights must have the same row chunks.  Every block is reduced on the worker
 that holds it, by the same in-memory code, to an (n, n) float64 summary: its
@@ -28,7 +31,10 @@ import warnings
 
 import numpy as np
 
-from .validation import (check_box, check_positive_int, describe)
+from . import backends
+from .gram import gram as gram_in_memory
+from .rank import spectrum_from_r, weighted_r_factor
+from .validation import as_array, check_box, check_positive_int, check_weights, describe
 
 __all__ = [
     "is_dask_array",
@@ -193,8 +199,6 @@ def _in_block(func, f, w, block_info):
 
 
 def _block_gram(f, w, chunk_rows=None, block_info=None):
-    from .gram import gram as gram_in_memory
-
     def partial_gram(f, w):
         return gram_in_memory(f, w, chunk_rows=chunk_rows)
     return _in_block(partial_gram, f, w[:, 0], block_info)[None]
@@ -202,8 +206,6 @@ def _block_gram(f, w, chunk_rows=None, block_info=None):
 
 def _r_factor(f, w):
     """R of ``W^(1/2) f`` by the in-memory kernel, as (n, n) (zero rows when N < n)."""
-    from .validation import as_array, check_weights
-    from .rank import weighted_r_factor
     f = as_array(f, "features", ndim=2, keep_float32=True)
     w = check_weights(w, "weights", f.shape[0], per="row of the features")
     return _pad_r(weighted_r_factor(f, w), f.shape[1])
@@ -337,7 +339,6 @@ def spectrum_from_features(features, weights, *, split_every=SPLIT_EVERY) -> np.
     >>> bool(np.all(sigma_err < 16 * 2.0**-52 * np.sqrt(ref[0]))), bool(lam[1] < 1e-20)
     (True, True)
     """
-    from .rank import spectrum_from_r
     da = require_dask()
     features, weights = _check_inputs(features, weights)
     split_every = check_positive_int(split_every, "split_every", minimum=2)
@@ -623,3 +624,10 @@ def features_from_points(points, fn, n_features, *, dtype=np.float64):
     return da.map_blocks(_features_block, points, fn, n_features, dtype,
                          chunks=(points.chunks[0], (n_features,)), dtype=dtype,
                          meta=np.empty((0, 0), dtype=dtype))
+
+
+# The engine hands Dask arrays to this module through its backend registry
+# (rankcore.backends), so it never imports this layer; ``import rankcore``
+# imports this module, which registers itself here.
+backends.register("dask", is_dask_array, gram=gram,
+                  spectrum_from_features=spectrum_from_features)

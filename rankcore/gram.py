@@ -19,7 +19,7 @@ from scipy.linalg.blas import dsyrk
 from ._gram_kernels import scale_rows_sqrt, symmetric_from_upper
 from .validation import (as_array, check_positive_int, check_weights, describe,
                         first_nonfinite)
-from .distributed import is_dask_array
+from . import backends
 
 __all__ = ["gram", "default_chunk_rows", "GramAccumulator"]
 
@@ -245,9 +245,9 @@ def gram(features, weights=None, *, chunk_rows=None) -> np.ndarray:
     >>> np.round(rankcore.gram(phi, q.weights), 12).tolist()
     [[2.0, 0.0, 0.666666666667], [0.0, 0.666666666667, 0.0], [0.666666666667, 0.0, 0.4]]
     """
-    if is_dask_array(features):  # chunked by rows: reduced on the workers
-        from .distributed import gram as dask_gram
-        return dask_gram(features, weights, chunk_rows=chunk_rows)
+    other = backends.find(features, "gram")
+    if other is not None:  # e.g. a Dask array: chunked by rows, reduced on the workers
+        return other(features, weights, chunk_rows=chunk_rows)
     if weights is not None:
         f = _check_features(features, "features")
         w = _check_weights(weights, "weights", f.shape[0])

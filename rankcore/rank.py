@@ -18,7 +18,7 @@ from scipy.linalg import qr, svdvals
 
 from .validation import (as_array, check_bool, check_choice, check_positive_scalar,
                         check_weights, describe)
-from .distributed import is_dask_array
+from . import backends
 from ._warn import warn
 from .gram import default_chunk_rows
 
@@ -195,9 +195,9 @@ def spectrum_from_features(features, weights) -> np.ndarray:
     >>> bool(1e-21 < lam[1] < 1e-19)   # far below what eigh of M resolves
     True
     """
-    if is_dask_array(features):  # chunked by rows: tall-skinny QR on the workers
-        from .distributed import spectrum_from_features as dask_spectrum
-        return dask_spectrum(features, weights)
+    other = backends.find(features, "spectrum_from_features")
+    if other is not None:  # e.g. a Dask array: tall-skinny QR on the workers
+        return other(features, weights)
     f = as_array(features, "features", ndim=2, keep_float32=True)
     w = check_weights(weights, "weights", f.shape[0], per="row of the features")
     return spectrum_from_r(weighted_r_factor(f, w))

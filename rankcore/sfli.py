@@ -99,8 +99,7 @@ it to every later hidden layer of a plain MLP and starts the output layer at
 zero (docs/sfli.md, "Later layers", has the measurements).
 
 The activations (names, aliases, NumPy functions, families) come from
-``rankcore.activations``.  This module was called ``rankcore.init``; that
-name still imports and re-exports it.
+``rankcore.activations``.
 
 All functions return float64 ``(W, b)`` with ``W`` of shape ``(n, d)`` and
 ``b`` of shape ``(n,)``, ready to be copied into a linear layer's

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-import rankcore.rfm.model as rfm_model
+import rankcore.rfm.pdefits as rfm_pdefits
 from rankcore import RFM
 from rankcore.rfm import assembly, lstsq
 from rankcore.rfm.basis import Basis
@@ -290,7 +290,7 @@ def test_time_slabs_reuse_the_first_factorization_when_slabs_repeat(monkeypatch)
     # every slab draws the same features in its own coordinates
     for child in m.slab_models_[1:]:
         np.testing.assert_array_equal(child.weights_, m.slab_models_[0].weights_)
-    monkeypatch.setattr(rfm_model, "REUSE_RTOL", -1.0)   # no reuse: factor every slab
+    monkeypatch.setattr(rfm_pdefits, "REUSE_RTOL", -1.0)   # no reuse: factor every slab
     fresh = RFM(box, (2, 1), 150, random_state=0).fit_time_slabs(eqs, K)
     assert not fresh.slab_reused_.any()
     X = np.stack(np.meshgrid(np.linspace(0, 1, 41), np.linspace(0, 2, 41),

@@ -24,7 +24,7 @@ def test_sequential_in_place_and_formula():
     w_obj = net[0].weight
     out = sfli_(net, domain=(-1.0, 2.0))
     assert out is net and net[0].weight is w_obj  # same Parameter, data replaced
-    W, b = rankcore.init.grid_init(20, (-1.0, 2.0), "tanh")
+    W, b = rankcore.sfli.grid_init(20, (-1.0, 2.0), "tanh")
     np.testing.assert_allclose(net[0].weight.detach().numpy(), W, rtol=1e-6)
     np.testing.assert_allclose(net[0].bias.detach().numpy(), b, rtol=1e-6, atol=1e-5)
     assert net[0].weight.requires_grad
@@ -33,14 +33,14 @@ def test_sequential_in_place_and_formula():
 def test_activation_inferred_from_sequential():
     net = nn.Sequential(nn.Linear(1, 12), nn.SiLU(), nn.Linear(12, 1))
     sfli_(net, (0.0, 1.0))
-    W, _ = rankcore.init.grid_init(12, (0.0, 1.0), "silu")
+    W, _ = rankcore.sfli.grid_init(12, (0.0, 1.0), "silu")
     np.testing.assert_allclose(net[0].weight.detach().numpy(), W, rtol=1e-6)
 
 
 def test_activation_inferred_from_net_attribute_and_dtype_kept():
     net = MLP(1, 1, 16, 2, activation="sin").double()
     sfli_(net, (0.0, 1.0))
-    W, b = rankcore.init.grid_init(16, (0.0, 1.0), "sin")
+    W, b = rankcore.sfli.grid_init(16, (0.0, 1.0), "sin")
     assert net.hidden[0].weight.dtype == torch.float64
     np.testing.assert_array_equal(net.hidden[0].weight.detach().numpy(), W)
     np.testing.assert_array_equal(net.hidden[0].bias.detach().numpy(), b)
@@ -49,7 +49,7 @@ def test_activation_inferred_from_net_attribute_and_dtype_kept():
 def test_explicit_activation_and_shape_override():
     net = nn.Sequential(nn.Linear(1, 8), nn.Tanh())
     sfli_(net, (0.0, 1.0), activation="relu", shape=3.0)
-    W, _ = rankcore.init.grid_init(8, (0.0, 1.0), "relu", shape=3.0)
+    W, _ = rankcore.sfli.grid_init(8, (0.0, 1.0), "relu", shape=3.0)
     np.testing.assert_allclose(net[0].weight.detach().numpy(), W, rtol=1e-6)
 
 
@@ -75,7 +75,7 @@ def test_generator_controls_udi():
     sfli_(nets[2], box)
     assert torch.equal(nets[1][0].weight, nets[2][0].weight)
     # UDI rows have norm gamma
-    g = rankcore.init.default_shape("tanh", "udi") * 4 / (2 * np.sqrt(1.25))
+    g = rankcore.sfli.default_shape("tanh", "udi") * 4 / (2 * np.sqrt(1.25))
     np.testing.assert_allclose(nets[0][0].weight.detach().norm(dim=1).numpy(), g, rtol=1e-6)
 
 
@@ -119,7 +119,7 @@ def test_modified_mlp_all_three_layers_distinct():
     net = ModifiedMLP(1, 1, 20, 3)
     gates_before = _params(net.gates)
     sfli_(net, (-1.0, 1.0))
-    W, _ = rankcore.init.grid_init(20, (-1.0, 1.0), "tanh")
+    W, _ = rankcore.sfli.grid_init(20, (-1.0, 1.0), "tanh")
     np.testing.assert_allclose(net.input_layer.weight.detach().numpy(), W, rtol=1e-6)
     # U and V: UDI, different draws (a shared grid would make U == V)
     assert not torch.allclose(net.encoder_u.bias, net.encoder_v.bias)
@@ -131,7 +131,7 @@ def test_pirate_dense_embedding_initialised():
     net = PirateNet(2, 1, 16, 2)
     enc = _params(net.encoder_u)
     sfli_(net, [(-1, 1), (-1, 1)], generator=torch.Generator().manual_seed(0))
-    g = rankcore.init.default_shape("tanh", "udi") * 4 / (2 * np.sqrt(2))
+    g = rankcore.sfli.default_shape("tanh", "udi") * 4 / (2 * np.sqrt(2))
     np.testing.assert_allclose(net.embedding[0].weight.norm(dim=1).detach().numpy(), g, rtol=1e-6)
     assert _same(enc, _params(net.encoder_u))
 
@@ -190,7 +190,7 @@ def test_modified_mlp_shape_applies_to_first_layer_only():
     net = ModifiedMLP(1, 1, 20, 2)
     sfli_(net, (-1.0, 1.0), shape=3.0, generator=torch.Generator().manual_seed(0))
     np.testing.assert_allclose(net.input_layer.weight.detach().numpy(), 3.0 * 19 / 2, rtol=1e-6)
-    gamma = rankcore.init.default_shape("tanh", "udi") * 20 / 2
+    gamma = rankcore.sfli.default_shape("tanh", "udi") * 20 / 2
     np.testing.assert_allclose(net.encoder_u.weight.detach().abs().numpy(), gamma, rtol=1e-6)
 
 

@@ -11,8 +11,8 @@ unity), :mod:`~rankcore.rfm.equations` (equation blocks),
 :mod:`~rankcore.rfm.timeslab` (slab-by-slab time marching).
 """
 
-from .model import (DEFAULT_SCALE, ELM, RFM, ConvergenceWarning,
-                    IllConditionedWarning, NotFittedError)
+from .exceptions import ConvergenceWarning, IllConditionedWarning, NotFittedError
+from .model import DEFAULT_SCALE, ELM, RFM
 
 __all__ = ["RFM", "ELM", "IllConditionedWarning", "ConvergenceWarning",
            "NotFittedError", "DEFAULT_SCALE"]

@@ -35,7 +35,7 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from ._kernels import scatter_dense
-from .lstsq import FrontStep, QRFactor, guard_diagonal, hager_inverse_norm, panel_block
+from .qr import FrontStep, QRFactor, guard_diagonal, hager_inverse_norm, panel_block
 
 __all__ = ["solve_multifrontal", "dissection_tree"]
 

@@ -23,6 +23,7 @@ import copy
 import numpy as np
 
 from .assembly import default_points
+from .exceptions import IllConditionedWarning
 
 __all__ = ["march", "check_slab_points", "slab_index", "slab_predict", "slab_feature_matrix"]
 
@@ -93,8 +94,6 @@ def check_slab_points(Xs, box, ncell, unknowns, per, k):
     ...     check_slab_points([X], np.array([[0.0, 1.0], [0.0, 1.0]]), (1, 1), 40, 9, 0)
     True
     """
-    from .model import IllConditionedWarning
-
     lo, h = box[:, 0], (box[:, 1] - box[:, 0]) / np.asarray(ncell)
     n_cells = int(np.prod(ncell))
     rows = np.zeros(n_cells, np.int64)

@@ -1,4 +1,4 @@
-"""rankcore.sfli (alias rankcore.init): SFLI parameter generators (NumPy side, no torch)."""
+"""rankcore.sfli: SFLI parameter generators (NumPy side, no torch)."""
 
 import numpy as np
 import pytest
@@ -28,15 +28,14 @@ def test_exports():
         assert hasattr(sfli, name) and not hasattr(rankcore, name)
 
 
-def test_init_is_an_alias_of_sfli():
-    import rankcore.init as old
-    assert rankcore.init is old
-    assert set(old.__all__) == set(sfli.__all__)
-    for name in sfli.__all__:
-        assert getattr(old, name) is getattr(sfli, name)
-    W0, b0 = old.sfli_init(9, [(0, 1), (-1, 2)], "gelu", random_state=3)
-    W1, b1 = sfli.sfli_init(9, [(0, 1), (-1, 2)], "gelu", random_state=3)
-    assert np.array_equal(W0, W1) and np.array_equal(b0, b1)
+def test_no_alias_module():
+    # rankcore.init (the module's former name) was removed in 0.1: no alias modules
+    import importlib
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("rankcore.init")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("rankcore.lstsq")
+    assert "init" not in rankcore.__all__
 
 
 def test_sfli_activations_are_the_table():
