@@ -31,6 +31,8 @@ estimator on the block factor for banded), for LSMR the estimate LSMR returns.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -247,7 +249,7 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
 # ------------------------------------------------------------- dispatch ---
 
 def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coords=None,
-                 keep=False):
+                 keep=False, timings=None):
     """Solve the pair-stored least-squares system with the named solver.
 
     Parameters
@@ -266,6 +268,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         (:mod:`rankcore.rfm.multifrontal`).
     keep : bool
         Also return the factorization for other right-hand sides.
+    timings : dict, optional
+        Seconds per phase are added to it: the multifrontal solver's phases
+        (see :func:`~rankcore.rfm.multifrontal.solve_multifrontal`), or one
+        entry named after the solver that ran (``"banded QR"``, ``"dense QR"``,
+        ``"lsmr"``) for the others (factorization, back substitution and
+        condition estimate together).
 
     Returns
     -------
@@ -308,7 +316,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         # QR no usable pivots: dense below, as for banded)
         try:
             out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
-                                     keep=keep)
+                                     keep=keep, timings=timings)
             return (out[0], float(out[1]), "multifrontal") + tuple(out[2:])
         except ValueError:  # a row coupling distant cells (mean=): banded below
             pass
@@ -319,6 +327,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
              "needs more, using the dense solver", RuntimeWarning)
         used = "dense"
     factor = None
+    t0 = time.perf_counter()
     if used == "banded":
         try:
             out = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=keep)
@@ -338,9 +347,12 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
             raise ValueError("solver='multifrontal' needs the grid coordinates "
                              "of the blocks (coords)")
         out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
-                                 keep=keep)
+                                 keep=keep, timings=timings)
         x, cond = out[:2]
         factor = out[2] if keep else None
+    if timings is not None and used != "multifrontal":
+        key = {"lsmr": "lsmr"}.get(used, f"{used} QR")
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
     return (x, float(cond), used) + ((factor,) if keep else ())
 
 

@@ -126,6 +126,19 @@ class RFM(PDEFits):
         The scale R used.
     assembly_time_, solve_time_ : float
         Seconds spent assembling and solving the system.
+    timings_ : dict of str to float
+        Seconds per phase of the last fit: ``"row assembly"`` (evaluating
+        the features and stacking the rows), the solver's phases -- for the
+        multifrontal QR ``"front assembly"`` (ordering, scattering rows and
+        contribution blocks into fronts), ``"private QR"`` (per-cell
+        reduction of rows that touch one cell), ``"front QR"`` (the
+        Householder QR of the fronts), ``"back substitution"`` and
+        ``"condition estimate"``; for the other solvers one entry (``"banded
+        QR"``, ``"dense QR"``, ``"lsmr"``) --, ``"residual"`` (the product
+        ``A c`` behind ``residual_``) and ``"rounding floor"``.  A fit that
+        reused a factorization has ``"replay"`` instead of the solver's
+        phases; a nonlinear fit adds up its iterations; a time-slab fit its
+        slabs.
     centers_, radii_ : ndarray, shape (n_subdomains, d)
     weights_ : ndarray, shape (n_subdomains, features, d)
     biases_ : ndarray, shape (n_subdomains, features)
@@ -512,9 +525,10 @@ class RFM(PDEFits):
             scales = rhs
             rhs = scales * stacked_rhs(fill[1], n_rows)
         t1 = time.perf_counter()
+        timings = {"row assembly": t1 - t0}
         coef, cond, used, *kept = _ls.solve_system(
             rows, blocks, vals, rhs, n_rows, self.n_subdomains_, self.solver,
-            coords=self.basis_.cell_index, keep=fill is not None)
+            coords=self.basis_.cell_index, keep=fill is not None, timings=timings)
         t2 = time.perf_counter()
         if not np.all(np.isfinite(coef)):
             raise FloatingPointError(
@@ -523,16 +537,17 @@ class RFM(PDEFits):
         r = _ls.matvec(rows, blocks, vals, coef, n_rows) - rhs
         nb = np.linalg.norm(rhs)
         res = float(np.linalg.norm(r) / nb) if nb > 0 else float(np.linalg.norm(r))
+        timings["residual"] = time.perf_counter() - t2
         if fill is not None and kept[0] is not None:
             fill[0].update(problem=problem_key(self.basis_, fill[1],
                                                 (self.n_components_, self.solver)),
                            scales=scales,
                            factor=kept[0], cond=cond, solver=used, n_rows=n_rows)
         return self._store(coef, cond, used, n_rows, res, t0, t2 - t1, value_points,
-                           t_asm=t1 - t0)
+                           t_asm=t1 - t0, timings=timings)
 
     def _store(self, coef, cond, used, n_rows, residual, t0, t_solve, value_points,
-               t_asm=None, reused=False):
+               t_asm=None, reused=False, timings=None):
         m = self.n_components_
         J = self.basis_.features
         self.coef_ = coef if m == 1 else coef.reshape(self.n_subdomains_, m, J)
@@ -551,8 +566,12 @@ class RFM(PDEFits):
             # (in 3-D it kept points near faces, where |u| is small)
             pick = np.sort(np.random.default_rng(0).choice(n, FLOOR_POINTS, replace=False))
             value_points = value_points[pick]
+        t_floor = time.perf_counter()
         floor = self._rounding_floor(np.ascontiguousarray(value_points))
         self.rounding_floor_ = floor
+        timings = dict(timings or {})
+        timings["rounding floor"] = time.perf_counter() - t_floor
+        self.timings_ = timings
         if not cond < COND_WARN and not floor < FLOOR_WARN:
             warn(
                 f"ill-conditioned least-squares solve: condition estimate "

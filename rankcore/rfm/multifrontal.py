@@ -20,6 +20,14 @@ neighbours, then the right-hand side) leaves
   block handed to the parent.  Rows beyond that carry only the residual and
   are dropped, which bounds every front by its width.
 
+Each front is factored by a *staircase* QR (:mod:`rankcore.rfm.fronts`):
+its rows sorted by leading column, every panel of columns only touches
+the rows that reach it, so the children's triangular contribution blocks are
+not re-factored as dense blocks.  :class:`Plan` is the symbolic analysis
+(tree, row ownership, front sizes; a front larger than the memory is
+refused before any work), shared with the Dask solver
+(:mod:`rankcore.rfm.cluster`), which factors subtrees on different workers.
+
 This is Householder QR of a row- and column-permuted matrix: the same
 backward stability as dense QR (no normal equations, no pivoting), with
 work dominated by the top separator, ``O((n_sep J)^3)`` for ``n_sep``
@@ -30,14 +38,34 @@ separator cells of ``J`` features: ``O(N^1.5)`` in 2-D and ``O(N^2)`` in
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
-import scipy.linalg as sla
-from scipy.linalg import lapack
 
-from ._kernels import scatter_dense
-from .qr import FrontStep, QRFactor, guard_diagonal, hager_inverse_norm, panel_block
+from .fronts import FrontGroup, StaircaseFactor, tick
+from .qr import hager_inverse_norm
 
-__all__ = ["solve_multifrontal", "dissection_tree"]
+__all__ = ["solve_multifrontal", "dissection_tree", "Plan", "FrontTooLarge",
+           "condition_estimate", "physical_memory"]
+
+
+class FrontTooLarge(MemoryError):
+    """The largest front of a multifrontal solve does not fit in the memory available."""
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine (None where it cannot be read).
+
+    Returns
+    -------
+    int or None
+        ``SC_PHYS_PAGES * SC_PAGE_SIZE``.
+    """
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
 
 
 def dissection_tree(coords, leaf_size):
@@ -94,8 +122,190 @@ def dissection_tree(coords, leaf_size):
     return pivots, np.array(parent, np.int64)
 
 
+class Plan:
+    """Symbolic analysis of a multifrontal solve: the tree, who owns what, front sizes.
+
+    Nothing numeric is computed: the tree of :func:`dissection_tree`, the
+    node each row goes to (that of its first eliminated block), every node's
+    later blocks (``others``) and an upper bound on every front's size, so
+    that a solve too large for the memory is refused before it starts and
+    the tree can be cut into groups for several processes.
+
+    Parameters
+    ----------
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair.
+    n_rows, n_blocks : int
+        Rows and blocks of the system.
+    coords : ndarray of int, shape (n_blocks, d)
+        Grid coordinates of the blocks.
+    J : int
+        Unknowns per block.
+    leaf_size : int, optional
+        Cells per leaf (default ``2**d``).
+
+    Attributes
+    ----------
+    pivots : list of ndarray
+        Blocks eliminated at each node, in post-order.
+    parent : ndarray of int
+        Parent of each node (-1: a root).
+    others : list of ndarray
+        Later blocks each node's front couples to, in elimination order.
+    front_bytes : ndarray of float
+        Upper bound on the bytes of every front (float64, right-hand side
+        included).
+
+    Raises
+    ------
+    ValueError
+        If a row couples cells that are not grid neighbours.
+    """
+
+    def __init__(self, rows, blocks, n_rows, n_blocks, coords, J, leaf_size=None):
+        coords = np.asarray(coords, np.int64)
+        d = coords.shape[1]
+        self.J, self.n_rows, self.n_blocks = J, n_rows, n_blocks
+        self.pivots, self.parent = dissection_tree(coords, leaf_size or 2 ** d)
+        n_nodes = len(self.pivots)
+        pos = np.empty(n_blocks, np.int64)   # elimination position of every block
+        node_of = np.empty(n_blocks, np.int64)
+        k = 0
+        for v, piv in enumerate(self.pivots):
+            pos[piv] = np.arange(k, k + piv.size)
+            node_of[piv] = v
+            k += piv.size
+        self.pos = pos
+        # every row goes to the node of its first eliminated block
+        first = np.full(n_rows, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(first, rows, pos[blocks])
+        empty = first == np.iinfo(np.int64).max
+        first[empty] = 0  # all-zero rows: harmless anywhere
+        row_node = node_of[np.argsort(pos)[first]]
+        pair_node = row_node[rows]
+        # a row may only reach the blocks of its node and of the node's
+        # ancestors (the subtree of node v is the post-order range [lowest[v], v])
+        lowest = np.arange(n_nodes)
+        for v in range(n_nodes):
+            if self.parent[v] >= 0:
+                lowest[self.parent[v]] = min(lowest[self.parent[v]], lowest[v])
+        self.lowest = lowest
+        bn = node_of[blocks]
+        bad = (lowest[bn] > pair_node) | (bn < pair_node)
+        if bad.any():
+            p = int(np.argmax(bad))
+            raise ValueError(
+                f"solver='multifrontal' needs rows that couple only neighbouring "
+                f"cells (grid coordinates differing by at most 1), but row "
+                f"{int(rows[p])} couples cells at {coords[blocks[rows == rows[p]]].tolist()}; "
+                "use solver='banded'")
+        rmax = np.full(n_rows, -1, np.int64)
+        np.maximum.at(rmax, rows, blocks)
+        rmin = np.full(n_rows, n_blocks, np.int64)
+        np.minimum.at(rmin, rows, blocks)
+        self.private = rmax == rmin
+        self.cell = rmin
+        self.porder = np.argsort(pair_node, kind="stable")
+        self.pstart = np.searchsorted(pair_node[self.porder], np.arange(n_nodes + 1))
+        self.rorder = np.argsort(row_node, kind="stable")
+        self.rstart = np.searchsorted(row_node[self.rorder], np.arange(n_nodes + 1))
+        # later blocks of every front and a bound on its rows: own rows (each
+        # cell's private rows at most J + 1 after their reduction) plus the
+        # children's contribution blocks (at most their width - pivots rows)
+        self.others = []
+        m_bound = np.zeros(n_nodes, np.int64)
+        kids = [[] for _ in range(n_nodes)]
+        for v in range(n_nodes):
+            if self.parent[v] >= 0:
+                kids[self.parent[v]].append(v)
+        width = np.zeros(n_nodes, np.int64)
+        for v in range(n_nodes):
+            piv = self.pivots[v]
+            psel = self.porder[self.pstart[v]:self.pstart[v + 1]]
+            own = self.rorder[self.rstart[v]:self.rstart[v + 1]]
+            pieces = [np.unique(blocks[psel])] + [self.others[c] for c in kids[v]]
+            other = np.setdiff1d(np.concatenate(pieces), piv)
+            other = other[np.argsort(pos[other])]
+            self.others.append(other)
+            width[v] = (piv.size + other.size) * J
+            prv = self.private[own]
+            per_cell = np.bincount(rmin[own[prv]], minlength=n_blocks)
+            per_cell = per_cell[per_cell > 0]
+            reduced = np.where(per_cell > 2 * (J + 1), J + 1, per_cell).sum()
+            m_bound[v] = (own.size - prv.sum()) + reduced + sum(
+                int(width[c] - self.pivots[c].size * J) for c in kids[v])
+        self.width = width
+        self.front_bytes = (np.maximum(m_bound, [p.size * J for p in self.pivots])
+                            * (width + 1) * 8.0)
+
+    @property
+    def n_nodes(self):
+        """Number of nodes of the tree."""
+        return len(self.pivots)
+
+    def check_memory(self, limit, where="this machine"):
+        """Refuse a solve whose largest front needs more than ``limit`` bytes.
+
+        Parameters
+        ----------
+        limit : int or None
+            Bytes available (None: no check).
+        where : str
+            Named in the message.
+
+        Raises
+        ------
+        FrontTooLarge
+            With the bytes the largest front needs.
+        """
+        need = float(self.front_bytes.max()) if self.n_nodes else 0.0
+        if limit is not None and need > limit:
+            v = int(np.argmax(self.front_bytes))
+            raise FrontTooLarge(
+                f"the largest front of this multifrontal solve (node {v}: "
+                f"{self.pivots[v].size} separator cells, {int(self.width[v])} columns) "
+                f"needs up to {need / 2**30:.2f} GiB, more than the "
+                f"{limit / 2**30:.2f} GiB of memory of {where}; use fewer features "
+                "per cell, more cells, or solver='dask' on a cluster with larger workers")
+
+    def group(self, nodes, rows, blocks, vals, rhs):
+        """The :class:`~rankcore.rfm.fronts.FrontGroup` of ``nodes``, with its rows renumbered.
+
+        Parameters
+        ----------
+        nodes : sequence of int
+            Nodes in post-order.
+        rows, blocks, vals, rhs : ndarray
+            The system (pair storage).
+
+        Returns
+        -------
+        FrontGroup
+            Not yet factored.
+        """
+        nodes = [int(v) for v in nodes]
+        own = [self.rorder[self.rstart[v]:self.rstart[v + 1]] for v in nodes]
+        prs = [self.porder[self.pstart[v]:self.pstart[v + 1]] for v in nodes]
+        row_ids = np.concatenate(own) if own else np.empty(0, np.int64)
+        pair_ids = np.concatenate(prs) if prs else np.empty(0, np.int64)
+        local = np.full(self.n_rows, -1, np.int64)
+        local[row_ids] = np.arange(row_ids.size)
+        g_own, g_pairs = {}, {}
+        r0 = p0 = 0
+        for v, o, p in zip(nodes, own, prs):
+            g_own[v] = np.arange(r0, r0 + o.size)
+            g_pairs[v] = np.arange(p0, p0 + p.size)
+            r0 += o.size
+            p0 += p.size
+        return FrontGroup(
+            nodes, {v: self.pivots[v] for v in nodes}, {v: self.others[v] for v in nodes},
+            {v: int(self.parent[v]) for v in nodes}, self.J, self.n_blocks,
+            local[rows[pair_ids]], blocks[pair_ids], np.ascontiguousarray(vals[pair_ids]),
+            rhs[row_ids], self.private[row_ids], self.cell[row_ids], g_own, g_pairs, row_ids)
+
+
 def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
-                       leaf_size=None, keep=False):
+                       leaf_size=None, keep=False, timings=None):
     """Least squares by multifrontal QR in nested-dissection order.
 
     Parameters
@@ -115,9 +325,14 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
     leaf_size : int, optional
         Cells per leaf (default ``2**d``).
     keep : bool
-        Also return the factorization, a :class:`~rankcore.rfm.lstsq.QRFactor`
-        for other right-hand sides (it keeps every front's Householder
-        vectors).
+        Also return the factorization, a
+        :class:`~rankcore.rfm.fronts.StaircaseFactor` for other right-hand
+        sides (it keeps every front's Householder vectors).
+    timings : dict, optional
+        Seconds per phase are added to it: ``"front assembly"`` (the
+        symbolic analysis, scattering rows and contribution blocks into
+        fronts), ``"private QR"`` (the per-cell reduction of private rows),
+        ``"front QR"``, ``"back substitution"`` and ``"condition estimate"``.
 
     Returns
     -------
@@ -125,8 +340,16 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         The least-squares solution, one row per block.
     cond : float
         Hager's 1-norm condition estimate of the triangular factor.
-    factor : QRFactor
+    factor : StaircaseFactor
         Only with ``keep=True``.
+
+    Raises
+    ------
+    ValueError
+        If a row couples cells that are not grid neighbours.
+    FrontTooLarge
+        Before any numeric work, if the largest front needs more memory
+        than the machine has.
 
     Examples
     --------
@@ -143,213 +366,62 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
     >>> bool(np.allclose(x, x_true))
     True
     """
+    t = time.perf_counter()
     J = vals.shape[1]
-    coords = np.asarray(coords, np.int64)
-    d = coords.shape[1]
-    pivots, parent = dissection_tree(coords, leaf_size or 2 ** d)
-    n_nodes = len(pivots)
-    pos = np.empty(n_blocks, np.int64)   # elimination position of every block
-    node_of = np.empty(n_blocks, np.int64)
-    k = 0
-    for v, piv in enumerate(pivots):
-        pos[piv] = np.arange(k, k + piv.size)
-        node_of[piv] = v
-        k += piv.size
-    # every row goes to the node of its first eliminated block
-    first = np.full(n_rows, np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(first, rows, pos[blocks])
-    empty = first == np.iinfo(np.int64).max
-    first[empty] = 0  # all-zero rows: harmless anywhere
-    order_of_pos = np.argsort(pos)
-    row_node = node_of[order_of_pos[first]]
-    pair_node = row_node[rows]
-    # a row may only reach the blocks of its node and of the node's ancestors
-    # (the subtree of node v is the post-order range [lowest[v], v])
-    lowest = np.arange(n_nodes)
-    for v in range(n_nodes):
-        if parent[v] >= 0:
-            lowest[parent[v]] = min(lowest[parent[v]], lowest[v])
-    bn = node_of[blocks]
-    bad = (lowest[bn] > pair_node) | (bn < pair_node)
-    if bad.any():
-        p = int(np.argmax(bad))
-        raise ValueError(
-            f"solver='multifrontal' needs rows that couple only neighbouring "
-            f"cells (grid coordinates differing by at most 1), but row "
-            f"{int(rows[p])} couples cells at {coords[blocks[rows == rows[p]]].tolist()}; "
-            "use solver='banded'")
-    # rows touching one cell only (inside it, away from the overlaps) are
-    # reduced per cell to their (J + 1)-row triangle before the front's QR
-    rmax = np.full(n_rows, -1, np.int64)
-    np.maximum.at(rmax, rows, blocks)
-    rmin = np.full(n_rows, n_blocks, np.int64)
-    np.minimum.at(rmin, rows, blocks)
-    private = rmax == rmin
-    porder = np.argsort(pair_node, kind="stable")
-    pstart = np.searchsorted(pair_node[porder], np.arange(n_nodes + 1))
-    rorder = np.argsort(row_node, kind="stable")
-    rstart = np.searchsorted(row_node[rorder], np.arange(n_nodes + 1))
-
-    contrib = [[] for _ in range(n_nodes)]  # (blocks, upper-trapezoidal rows)
-    factors = [None] * n_nodes
-    steps = [] if keep else None  # what QRFactor.solve replays
-    local = np.empty(n_rows, np.int64)
-    for v in range(n_nodes):
-        piv = pivots[v]
-        own = rorder[rstart[v]:rstart[v + 1]]
-        psel = porder[pstart[v]:pstart[v + 1]]
-        others = set(blocks[psel].tolist())
-        for cb, _ in contrib[v]:
-            others.update(cb.tolist())
-        others.difference_update(piv.tolist())
-        other = np.array(sorted(others, key=lambda b: pos[b]), np.int64)
-        cols = np.concatenate([piv, other])
-        colpos = np.full(n_blocks, -1, np.int64)
-        colpos[cols] = np.arange(cols.size)
-        kp = piv.size * J
-        width = cols.size * J
-        own, psel, heads = _private_triangles(own, psel, rows, blocks, vals, rhs,
-                                              private, rmin, local, J, keep)
-        top = sum(H.shape[0] for _, H, _ in heads)
-        m = top + own.size + sum(C.shape[0] for _, C in contrib[v])
-        F = np.zeros((max(m, kp), width + 1), order="F")
-        r0 = 0
-        for b, H, _ in heads:
-            F[r0:r0 + H.shape[0], colpos[b] * J:(colpos[b] + 1) * J] = H[:, :J]
-            F[r0:r0 + H.shape[0], -1] = H[:, -1]
-            r0 += H.shape[0]
-        local[own] = top + np.arange(own.size)
-        scatter_dense(F, local[rows[psel]], colpos[blocks[psel]] * J, vals[psel])
-        F[top:top + own.size, -1] = rhs[own]
-        r0 = top + own.size
-        for cb, C in contrib[v]:
-            r1 = r0 + C.shape[0]
-            for j, b in enumerate(cb.tolist()):
-                c0 = colpos[b] * J
-                F[r0:r1, c0:c0 + J] = C[:, j * J:(j + 1) * J]
-            F[r0:r1, -1] = C[:, -1]
-            r0 = r1
-        contrib[v] = None
-        kept_heads = [h for _, _, h in heads]
-        if kp == 0:  # an empty separator: pass everything up
-            up = parent[v] >= 0 and m
-            if up:
-                contrib[parent[v]].append((other, F[:m]))
-            factors[v] = None
-            if keep:
-                steps.append(FrontStep(kept_heads, own, m, None, None, None,
-                                       int(parent[v]) if up else -1))
-            continue
-        M = F.shape[0]
-        nb = panel_block(kp)
-        qr, T, info = lapack.dgeqrt(nb, F[:, :kp], overwrite_a=1)
-        if info != 0:  # pragma: no cover - LAPACK argument error
-            raise RuntimeError(f"dgeqrt failed with info={info}")
-        rest, info = lapack.dgemqrt(qr, T, F[:, kp:], side="L", trans="T",
-                                    overwrite_c=1)
-        if info != 0:  # pragma: no cover
-            raise RuntimeError(f"dgemqrt failed with info={info}")
-        R = guard_diagonal(np.triu(qr[:kp, :kp]))
-        factors[v] = (piv, other, R, np.array(rest[:kp, :-1]), rest[:kp, -1].copy())
-        up = parent[v] >= 0 and M > kp and other.size
-        collapse = None
-        if up:
-            C = rest[kp:]
-            if C.shape[0] > C.shape[1]:  # taller than wide: keep its R only
-                C, ctau, _, info = lapack.dgeqrf(np.asfortranarray(C), overwrite_a=1,
-                                                 lwork=max(1, 64 * C.shape[1]))
-                if keep:
-                    collapse = (C, ctau)
-                C = np.triu(C[:C.shape[1]])
-            else:
-                C = np.array(C)
-            contrib[parent[v]].append((other, C))
-        if keep:
-            steps.append(FrontStep(kept_heads, own, M, np.array(qr, order="F"), T.copy(),
-                                   collapse, int(parent[v]) if up else -1))
-        del F, rest, qr, T
-    x = _back_substitute(factors, [f[4] if f is not None else None for f in factors],
-                         n_blocks, J)
-    cond = _cond(factors, n_blocks, J)
+    plan = Plan(rows, blocks, n_rows, n_blocks, coords, J, leaf_size)
+    plan.check_memory(physical_memory())
+    group = plan.group(range(plan.n_nodes), rows, blocks, vals, rhs)
+    t = tick(timings, "front assembly", t)
+    group.eliminate(keep=keep, timings=timings)
+    t = time.perf_counter()
+    x = group.back(np.zeros((n_blocks, J)))
+    t = tick(timings, "back substitution", t)
+    cond = condition_estimate([group], n_blocks, J)
+    tick(timings, "condition estimate", t)
     if keep:
-        return x, cond, QRFactor(steps, lambda ys: _back_substitute(factors, ys, n_blocks, J),
-                                 n_rows)
+        return x, cond, StaircaseFactor([group], n_blocks, J, n_rows)
     return x, cond
 
 
-def _back_substitute(factors, ys, n_blocks, J):
-    """Solve the block triangular system of the fronts with right-hand sides ``ys``."""
-    x = np.zeros((n_blocks, J))
-    for v in range(len(factors) - 1, -1, -1):
-        if factors[v] is None:
-            continue
-        piv, other, R, S, _ = factors[v]
-        y = ys[v]
-        if other.size:
-            y = y - S @ x[other].ravel()
-        x[piv] = sla.solve_triangular(R, y, check_finite=False).reshape(piv.size, J)
-    return x
+def condition_estimate(groups, n_blocks, J, sums=None, solve=None, solve_t=None):
+    """Hager's 1-norm condition estimate of the block triangular factor of ``groups``.
 
+    Parameters
+    ----------
+    groups : list of FrontGroup
+        Factored groups, children's groups first.
+    n_blocks, J : int
+        Blocks and unknowns per block.
+    sums, solve, solve_t : optional
+        The factor's column sums and ``R^{-1}`` / ``R^{-T}`` solves on
+        ``(n_blocks, J)`` arrays, when the groups live elsewhere (the Dask
+        solver); by default computed from ``groups``.
 
-def _private_triangles(own, psel, rows, blocks, vals, rhs, private, cell, local, J,
-                       keep=False):
-    """Householder-reduce each cell's private rows to a (J + 1)-row triangle.
-
-    Returns the remaining rows and pairs and a list of ``(cell, triangle,
-    kept)`` with the right-hand side in the triangle's last column; ``kept``
-    is ``(rows, reflectors, tau)`` with ``keep`` (for
-    :class:`~rankcore.rfm.lstsq.QRFactor`), else None.  Cells with at most
-    ``2 (J + 1)`` private rows are left as they are.
+    Returns
+    -------
+    float
+        ``||R||_1 * est(||R^{-1}||_1)``, inf when the estimate overflows.
     """
-    po = own[private[own]]
-    if po.size <= 2 * (J + 1):
-        return own, psel, []
-    heads = []
-    done = []
-    cells, counts = np.unique(cell[po], return_counts=True)
-    pp = psel[private[rows[psel]]]
-    for b in cells[counts > 2 * (J + 1)].tolist():
-        pr = po[cell[po] == b]
-        sel = pp[blocks[pp] == b]
-        local[pr] = np.arange(pr.size)
-        H = np.zeros((pr.size, J + 1), order="F")
-        scatter_dense(H, local[rows[sel]], np.zeros(sel.size, np.int64), vals[sel])
-        H[:, -1] = rhs[pr]
-        H, htau, _, info = lapack.dgeqrf(H, overwrite_a=1, lwork=max(1, 64 * (J + 1)))
-        heads.append((b, np.triu(H[:J + 1]), (pr, H, htau) if keep else None))
-        done.append(pr)
-    if not heads:
-        return own, psel, []
-    gone = np.zeros(local.size, bool)
-    gone[np.concatenate(done)] = True
-    return own[~gone[own]], psel[~gone[rows[psel]]], heads
+    if sums is None:
+        sums = sum(g.column_sums() for g in groups)
 
+    if solve is None:
+        def solve(b):
+            x = np.zeros((n_blocks, J))
+            for g in reversed(groups):
+                g.solve_r(b, x)
+            return x
 
-def _cond(factors, n_blocks, J):
-    """Hager's 1-norm condition estimate of the block triangular factor."""
-    facs = [f for f in factors if f is not None]
-    colsum = np.zeros((n_blocks, J))
-    for piv, other, R, S, _ in facs:
-        colsum[piv] += np.abs(R).sum(axis=0).reshape(piv.size, J)
-        if other.size:
-            colsum[other] += np.abs(S).sum(axis=0).reshape(other.size, J)
-    norm = colsum.max()
+        def solve_t(w):
+            w, z = w.copy(), np.zeros((n_blocks, J))
+            for g in groups:
+                g.solve_rt(w, z)
+            return z
 
-    def solve(b):  # R^{-1} b
-        b = b.reshape(n_blocks, J)
-        return _back_substitute(factors, [None if f is None else b[f[0]].ravel()
-                                          for f in factors], n_blocks, J).ravel()
+    def flat(f):
+        return lambda v: f(v.reshape(n_blocks, J)).ravel()
 
-    def solve_t(b):
-        w = b.reshape(n_blocks, J).copy()
-        z = np.zeros((n_blocks, J))
-        for piv, other, R, S, _ in facs:
-            zp = sla.solve_triangular(R, w[piv].ravel(), trans="T", check_finite=False)
-            z[piv] = zp.reshape(-1, J)
-            if other.size:
-                w[other] -= (S.T @ zp).reshape(-1, J)
-        return z.ravel()
-
+    norm = float(np.max(sums)) if sums.size else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        inv = hager_inverse_norm(solve, solve_t, n_blocks * J)
+        inv = hager_inverse_norm(flat(solve), flat(solve_t), n_blocks * J)
     return float(norm * inv) if np.isfinite(inv) else np.inf

@@ -80,6 +80,9 @@ class NewtonResult(NamedTuple):
     jacobian : str
         How the partials of the last iteration were computed: ``"complex"``,
         ``"fd"`` or ``"mixed"`` (the requested mode when none were computed).
+    timings : dict of str to float
+        Seconds per phase of the linear solves, added up over the iterations
+        (the ``timings`` of :func:`~rankcore.rfm.lstsq.solve_system`).
     """
 
     coef: np.ndarray
@@ -93,6 +96,7 @@ class NewtonResult(NamedTuple):
     converged: bool
     last_step: float
     jacobian: str
+    timings: dict
 
 
 class _Derivatives(dict):
@@ -303,6 +307,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
     modes = [jacobian] * len(nl)
     used_jac = set()
     t_solve = 0.0
+    timings = {}
     step = np.inf
     cond, used, n_rows = np.inf, model.solver, 0
     u_old = values(coef)
@@ -349,7 +354,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
         rows, bl, v, rhs, n_rows = _as.stack(systems)
         t1 = time.perf_counter()
         new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver,
-                                           coords=basis.cell_index)
+                                           coords=basis.cell_index, timings=timings)
         t_solve += time.perf_counter() - t1
         if not np.all(np.isfinite(new)):
             lam = max(10.0 * lam, 1e-6)
@@ -392,4 +397,4 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
     how = "complex" if used_jac == {"complex"} else ("fd" if used_jac == {"fd"} else
                                                       "mixed" if used_jac else jacobian)
     return NewtonResult(coef, float(cond), used, int(n_rows), float(res), t_solve,
-                        history, it, converged, step, how)
+                        history, it, converged, step, how, timings)

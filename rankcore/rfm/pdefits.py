@@ -371,8 +371,10 @@ class PDEFits:
         self.n_iter_ = res.n_iter
         self.residual_history_ = list(res.history)
         self.jacobian_ = res.jacobian
+        timings = dict(res.timings)
+        timings["row assembly"] = time.perf_counter() - t0 - res.t_solve
         self._store(res.coef, res.cond, res.solver, res.n_rows, res.residual,
-                    t0, res.t_solve, np.concatenate([b.X for b in blocks]))
+                    t0, res.t_solve, np.concatenate([b.X for b in blocks]), timings=timings)
         return self
 
     def _initial_coef(self, init, saved, blocks):
@@ -479,7 +481,8 @@ class PDEFits:
         nb = np.linalg.norm(rhs)
         return self._store(coef, cache["cond"], cache["solver"], cache["n_rows"],
                            float(res / nb) if nb > 0 else float(res), t0, t2 - t1,
-                           value_points, t_asm=t1 - t0, reused=True)
+                           value_points, t_asm=t1 - t0, reused=True,
+                           timings={"row assembly": t1 - t0, "replay": t2 - t1})
 
 
 #: What ``fit_linear`` stores in a ``reuse`` cache.

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 __all__ = ["PANEL_BLOCK", "panel_block", "guard_diagonal", "FrontStep", "QRFactor",
-           "hager_inverse_norm"]
+           "collapse_rhs", "hager_inverse_norm"]
 
 
 #: Largest column block of the compact-WY panel QR of the banded and
@@ -131,7 +131,7 @@ class FrontStep(NamedTuple):
     to: int
 
 
-def _collapse_rhs(c, qr, tau):
+def collapse_rhs(c, qr, tau):
     """The right-hand side column of a reduction replayed on ``c``.
 
     ``qr, tau`` reduced a block whose last column was the right-hand side:
@@ -210,11 +210,28 @@ class QRFactor:
             raise ValueError(f"rhs must be a finite vector of {self.n_rows} values (one per "
                              f"row of the factored system), got shape {rhs.shape}"
                              + ("" if rhs.shape != (self.n_rows,) else " with non-finite values"))
+        return self.replay(rhs)
+
+    def replay(self, rhs):
+        """:meth:`solve` without the checks of ``rhs`` (a finite float64 vector).
+
+        Parameters
+        ----------
+        rhs : ndarray, shape (n_rows,)
+            Right-hand side.
+
+        Returns
+        -------
+        x : ndarray, shape (n_blocks, J)
+            The solution.
+        residual : float
+            The residual norm.
+        """
         passed = {}
         ys = []
         res2 = 0.0
         for n, st in enumerate(self.steps):
-            parts = [_collapse_rhs(rhs[pr], hqr, htau) for pr, hqr, htau in st.heads]
+            parts = [collapse_rhs(rhs[pr], hqr, htau) for pr, hqr, htau in st.heads]
             parts.append(rhs[st.rows])
             parts.extend(passed.pop(n, []))
             f = np.concatenate(parts)
@@ -232,7 +249,7 @@ class QRFactor:
             ys.append(f[:k].copy())
             tail = f[k:]
             if st.collapse is not None:
-                tail = _collapse_rhs(tail, *st.collapse)
+                tail = collapse_rhs(tail, *st.collapse)
             if st.to >= 0:
                 passed.setdefault(st.to, []).append(tail.copy())
             else:

@@ -202,6 +202,10 @@ def march(model, blocks, slabs, reuse=True):
     model.n_subdomains_ = sum(c.n_subdomains_ for c in models)
     for name in ("n_unknowns_", "n_equations_", "assembly_time_", "solve_time_"):
         setattr(model, name, sum(getattr(c, name) for c in models))
+    model.timings_ = {}
+    for c in models:
+        for key, sec in c.timings_.items():
+            model.timings_[key] = model.timings_.get(key, 0.0) + sec
     for name in ("cond_", "residual_", "rounding_floor_"):
         setattr(model, name, max(getattr(c, name) for c in models))
     model.solver_ = models[-1].solver_
