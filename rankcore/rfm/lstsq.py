@@ -40,6 +40,7 @@ from scipy.linalg import lapack
 
 from .._warn import warn
 from ._kernels import scatter_dense
+from .cluster import solve_dask
 from .multifrontal import solve_multifrontal
 from .qr import (PANEL_BLOCK, FrontStep, QRFactor, guard_diagonal, hager_inverse_norm,
                  panel_block)
@@ -49,7 +50,7 @@ __all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row
            "solve_system", "QRFactor", "FrontStep", "guard_diagonal",
            "hager_inverse_norm"]
 
-SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal")
+SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal", "dask")
 # "auto" takes the multifrontal QR from this many cells on: bench/rfm_scale.py
 # --section solvers measured it faster from 6x6 cells on (1.2 against 1.7 CPU s
 # at 6x6 x 100 features, 15.5 against 60.0 at 14x14), with the same error.
@@ -262,7 +263,9 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         Right-hand side.
     n_rows, n_blocks : int
         Number of rows and of blocks.
-    solver : {"auto", "banded", "dense", "lsmr", "multifrontal"}
+    solver : {"auto", "banded", "dense", "lsmr", "multifrontal", "dask"}
+        ``"dask"``: the multifrontal QR on the workers of the current
+        ``dask.distributed`` client (:mod:`rankcore.rfm.cluster`).
     coords : ndarray of int, shape (n_blocks, d), optional
         Grid coordinates of the blocks; needed by ``"multifrontal"``
         (:mod:`rankcore.rfm.multifrontal`).
@@ -328,6 +331,17 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         used = "dense"
     factor = None
     t0 = time.perf_counter()
+    if used == "dask":
+        if coords is None:
+            raise ValueError("solver='dask' needs the grid coordinates of the blocks (coords)")
+        try:
+            out = solve_dask(rows, blocks, vals, rhs, n_rows, n_blocks, coords, keep=keep,
+                             timings=timings)
+            return (out[0], float(out[1]), "dask") + tuple(out[2:])
+        except ValueError as exc:  # rows coupling distant cells (mean=)
+            warn(f"solver='dask' cannot split this system into subtrees ({exc}); "
+                 "solving it in this process with the banded QR", RuntimeWarning)
+            used = "banded"
     if used == "banded":
         try:
             out = solve_banded(rows, blocks, vals, rhs, n_rows, n_blocks, keep=keep)
@@ -350,7 +364,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
                                  keep=keep, timings=timings)
         x, cond = out[:2]
         factor = out[2] if keep else None
-    if timings is not None and used != "multifrontal":
+    if timings is not None and used not in ("multifrontal", "dask"):
         key = {"lsmr": "lsmr"}.get(used, f"{used} QR")
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
     return (x, float(cond), used) + ((factor,) if keep else ())

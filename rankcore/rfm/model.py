@@ -84,10 +84,15 @@ class RFM(PDEFits):
         R: weights and biases are drawn from U(-R, R) and act on the local
         coordinate in [-1, 1]^d.  None takes ``DEFAULT_SCALE[d]``, chosen per
         dimension by measurement (``scale_`` is the value used).
-    solver : {"auto", "banded", "dense", "lsmr"}
+    solver : {"auto", "banded", "multifrontal", "dask", "dense", "lsmr"}
         Least-squares solver (see :mod:`rankcore.rfm.lstsq`).  ``"auto"`` is
-        the block Householder QR (``"banded"``), falling back to ``"dense"``
-        when a subdomain has fewer equations than features.
+        the multifrontal QR in nested-dissection order from 36 cells on
+        (:mod:`rankcore.rfm.multifrontal`), the block Householder QR
+        (``"banded"``) below, falling back to ``"dense"`` when a subdomain has
+        fewer equations than features.  ``"dask"`` runs the multifrontal QR
+        on the workers of the current ``dask.distributed`` client
+        (:mod:`rankcore.rfm.cluster`; docs/cluster.md), the factors staying
+        there for ``fit_linear(..., reuse=...)``.
     random_state : None, int or numpy.random.Generator
         Seed of the random features (``numpy.random.default_rng``).
     components : int
@@ -596,7 +601,7 @@ class ELM(RFM):
         As for :class:`RFM`.
     scale : float or None
         As for :class:`RFM`.
-    solver : {"auto", "banded", "dense", "lsmr"}
+    solver : {"auto", "banded", "multifrontal", "dask", "dense", "lsmr"}
         As for :class:`RFM`.
     random_state : None, int or numpy.random.Generator
         As for :class:`RFM`.
