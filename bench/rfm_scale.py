@@ -7,11 +7,22 @@
     python bench/rfm_scale.py --section peer  # pyrfm 0.4.2 on the same problems
     python bench/rfm_scale.py --section epsrank  # RFM.eps_rank against the dense route
     python bench/rfm_scale.py --section prune    # prune_eps against unpruned bases
+    python bench/rfm_scale.py --section goals [--big]  # the issue's goal cases, with the
+                                                 # code before the change side by side
+    python bench/rfm_scale.py --section dask     # solver="dask": 1 worker against 2
 
 Problem: -Laplace u = f on the unit square (cube), u = g on the boundary,
 u = sin(2 pi x) sin(2 pi y) (sin(pi x) sin(pi y) sin(pi z) in 3-D), collocation
 on rankcore's default grid (about twice as many equations as unknowns), error
 = relative L2 on 20000 random points.
+
+The 3-D goal cases use u = sin(2 pi x) sin(2 pi y) sin(2 pi z) + x.  Rows of
+``--section goals/scale2d/dask`` add the per-phase seconds of ``RFM.timings_``
+(rows: row assembly; front asm: symbolic analysis and scattering rows into
+fronts; priv QR: per-cell reduction of private rows; front QR; back: back
+substitution; cond: condition estimate; resid: the residual product; floor:
+the rounding-floor check); the code before the change has no ``timings_``
+and shows its assembly and solve times only.
 
 Every row runs in a fresh subprocess: "peak GB" is its ``ru_maxrss``, "wall s"
 the elapsed time of assembly plus solve and "cpu s" the CPU time the process
@@ -46,7 +57,12 @@ HERE = os.path.abspath(__file__)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def _u(np, d):
+def _u(np, d, kind=None):
+    if kind == "2pi+x":   # the 3-D problem of the accuracy goal: two periods plus x
+        def u(X):
+            return np.prod(np.sin(2 * np.pi * X), axis=1) + X[:, 0]
+        k2 = 3 * (2 * np.pi) ** 2
+        return u, (lambda X: k2 * (u(X) - X[:, 0]))
     if d == 2:
         def u(X):
             return np.sin(2 * np.pi * X[:, 0]) * np.sin(2 * np.pi * X[:, 1])
@@ -139,9 +155,11 @@ def worker(cfg):
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     d = cfg["d"]
-    u, f = _u(np, d)
+    u, f = _u(np, d, cfg.get("u"))
     box = [(0.0, 1.0)] * d
     method = cfg["method"]
+    if method.startswith("dask-"):
+        return worker_dask(cfg, u, f, box, base)
     lib = method if method in ("banded", "multifrontal", "dense", "lsmr") else "banded"
     c0, t0 = time.process_time(), time.perf_counter()
     m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0, solver=lib,
@@ -164,7 +182,35 @@ def worker(cfg):
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return dict(err=_error(np, m, u, d), wall=wall, cpu=cpu, n=m.n_unknowns_, n_eq=n_eq,
                 peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-                base=base, extra=extra)
+                base=base, extra=extra, timings=getattr(m, "timings_", None),
+                asm=getattr(m, "assembly_time_", None), solve=getattr(m, "solve_time_", None))
+
+
+def worker_dask(cfg, u, f, box, base):
+    """The same fit with solver="dask" on a LocalCluster of cfg["workers"] workers."""
+    import numpy as np
+    from distributed import Client, LocalCluster
+    from rankcore import RFM
+
+    n_workers = int(cfg["method"].split("-")[1])
+    env = {k: str(cfg["threads"]) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "MKL_NUM_THREADS")}
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                      memory_limit=0, dashboard_address=":0", env=env) as lc, \
+            Client(lc) as client:
+        client.wait_for_workers(n_workers)
+        start = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+        c0, t0 = time.process_time(), time.perf_counter()
+        m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0,
+                solver="dask").fit_poisson(f, u)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+    worker_peaks = sorted(peaks.values(), reverse=True)
+    return dict(err=_error(np, m, u, cfg["d"]), wall=wall, cpu=cpu, n=m.n_unknowns_,
+                n_eq=m.n_equations_, peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                base=base, timings=m.timings_, worker_peaks=worker_peaks,
+                worker_start=sorted(start.values(), reverse=True),
+                extra="worker peaks GB " + ", ".join(f"{p:.2f}" for p in worker_peaks))
 
 
 def worker_pyrfm(cfg):
@@ -197,8 +243,9 @@ def worker_pyrfm(cfg):
                 base=base, extra="pyrfm QR")
 
 
-def run(cfg, threads, timeout):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def run(cfg, threads, timeout, root=ROOT):
+    """Run one configuration in a fresh process importing rankcore from ``root``."""
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(threads)
     cfg = dict(cfg, threads=threads)
@@ -233,6 +280,51 @@ def table(title, items, threads, timeout):
     print("|" + "---|" * 10)
     for method, cfg in items:
         print(row(method, cfg, run(dict(cfg, method=method), threads, timeout)), flush=True)
+
+
+PHASES = ("row assembly", "front assembly", "private QR", "front QR", "back substitution",
+          "condition estimate", "residual", "rounding floor")
+
+
+def phase_table(title, items, threads, timeout):
+    """Like :func:`table`, with the per-phase seconds of ``RFM.timings_``.
+
+    ``items``: (label, method, cfg, root) -- root is the source tree to
+    import rankcore from (the code before a change, from a git worktree).
+    """
+    print(f"\n### {title}  (load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}, "
+          f"{threads} BLAS threads, {os.cpu_count()} cores)\n")
+    short = {"row assembly": "rows", "front assembly": "front asm", "private QR": "priv QR",
+             "front QR": "front QR", "back substitution": "back", "condition estimate": "cond",
+             "residual": "resid", "rounding floor": "floor"}
+    print("| code | grid x J | unknowns | wall s | cpu s | peak GB | rel L2 | "
+          + " | ".join(short[p] for p in PHASES) + " | note |")
+    print("|" + "---|" * (8 + len(PHASES)))
+    out = []
+    for label, method, cfg, root in items:
+        r = run(dict(cfg, method=method), threads, timeout, root=root)
+        out.append(r)
+        grid = "x".join([str(cfg["sub"])] * cfg["d"]) + f" x {cfg['J']}"
+        if "error" in r:
+            print(f"| {label} | {grid} | | | | | | " + " | " * len(PHASES) + f"{r['error']} |")
+            continue
+        t = r.get("timings") or {}
+        ph = " | ".join(f"{t[p]:.2f}" if p in t else "-" for p in PHASES)
+        if not t and r.get("solve") is not None:   # code without timings_
+            ph = f"{r['asm']:.2f} | - | - | {r['solve']:.2f} (solve) | - | - | - | -"
+        note = r.get("extra", "")
+        print(f"| {label} | {grid} | {r['n']} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{r['peak']:.2f} | {r['err']:.1e} | {ph} | {note} |", flush=True)
+    return out
+
+
+def before_tree(ref):
+    """A git worktree of ``ref`` (the code before a change), made once under /tmp."""
+    path = os.path.join("/tmp", f"rankcore-before-{ref}")
+    if not os.path.isdir(path):
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, ref],
+                       check=True, capture_output=True)
+    return path
 
 
 def epsrank_table(threads):
@@ -295,12 +387,19 @@ def prune_table(threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--section", choices=["solvers", "scale2d", "scale3d", "peer", "epsrank",
-                                          "prune", "all"],
+                                          "prune", "goals", "dask", "all"],
                     default="all")
+    ap.add_argument("--before", default="005c7a7",
+                    help="git revision of the code before the change, run side by side on "
+                         "the 1e5 case of --section goals (a worktree under /tmp)")
+    ap.add_argument("--dask-sub", type=int, default=32,
+                    help="--section dask: cells per dimension (100 features per cell)")
+    ap.add_argument("--big", action="store_true",
+                    help="--section goals: also the 409,600-unknown 2-D case")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=3600)
-    ap.add_argument("--max-unknowns", type=float, default=1.1e5)
-    ap.add_argument("--subs", default="7,14,22,32",
+    ap.add_argument("--max-unknowns", type=float, default=4.1e5)
+    ap.add_argument("--subs", default="7,10,14,22,32,45,64",
                     help="cells per dimension of the 2-D series (100 features per cell)")
     ap.add_argument("--scale", type=float, default=None,
                     help="feature scale R of the 3-D series (default: the library's)")
@@ -313,6 +412,24 @@ def main():
         return
     sec = args.section
     big = args.max_unknowns
+    if sec in ("goals", "all"):
+        old = before_tree(args.before)
+        c2 = dict(d=2, sub=32, J=100)
+        items = [(f"before ({args.before})", "multifrontal", c2, old),
+                 ("this code", "multifrontal", c2, ROOT)]
+        if args.big:
+            items.append(("this code", "multifrontal", dict(d=2, sub=64, J=100), ROOT))
+        items += [("this code", "multifrontal", dict(d=3, sub=3, J=900, u="2pi+x"), ROOT),
+                  ("this code", "multifrontal", dict(d=3, sub=4, J=600, u="2pi+x"), ROOT)]
+        phase_table("Goals of the RFM-at-scale issue: 2-D Poisson (sin 2pi x sin 2pi y) and "
+                    "3-D Poisson (sin 2pi x sin 2pi y sin 2pi z + x), default points and scale",
+                    items, args.threads, args.timeout)
+    if sec in ("dask", "all"):
+        cfg = dict(d=2, sub=args.dask_sub, J=100)
+        phase_table(f"solver='dask' on a LocalCluster (threads_per_worker=1, "
+                    f"{args.threads} BLAS thread(s) per worker): 1 worker against 2",
+                    [("dask, 1 worker", "dask-1", cfg, ROOT),
+                     ("dask, 2 workers", "dask-2", cfg, ROOT)], args.threads, args.timeout)
     if sec in ("epsrank", "all"):
         epsrank_table(args.threads)
     if sec in ("prune", "all"):
@@ -324,14 +441,10 @@ def main():
                                       "lsmr+blockQR", "normal eq.", "normal eq. sparse")],
               args.threads, args.timeout)
     if sec in ("scale2d", "all"):
-        items = []
-        for sub in (int(v) for v in args.subs.split(",")):
-            if sub * sub * 100 <= big:
-                items.append(("multifrontal", dict(d=2, sub=sub, J=100)))
-                if sub <= 14:
-                    items.append(("banded", dict(d=2, sub=sub, J=100)))
-        table("2-D scale series: Poisson, 100 features per cell", items, args.threads,
-              args.timeout)
+        items = [("this code", "multifrontal", dict(d=2, sub=sub, J=100), ROOT)
+                 for sub in (int(v) for v in args.subs.split(",")) if sub * sub * 100 <= big]
+        phase_table("2-D scale series: Poisson, 100 features per cell, multifrontal QR",
+                    items, args.threads, args.timeout)
     if sec in ("scale3d", "all"):
         items = [("multifrontal", dict(d=3, sub=4, J=80)),
                  ("multifrontal", dict(d=3, sub=8, J=60))]
