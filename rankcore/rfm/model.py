@@ -44,8 +44,8 @@ FLOOR_WARN = 1e-7
 # this many of the fit's points.  The floor is an order-of-magnitude
 # quantity (it is compared with FLOOR_WARN): on the eight single-solve
 # problems of bench/rfm_pde.py and on the 3-D default-scale ELM of
-# tests/test_rfm_pde.py, 256 points gave within 5% of the value on all 1002
-# to 11281 points (tests/test_rfm.py checks a factor 2), at a quarter of
+# tests/rfm/test_rfm_pde.py, 256 points gave within 5% of the value on all 1002
+# to 11281 points (tests/rfm/test_rfm.py checks a factor 2), at a quarter of
 # the cost of 1024 (4-10 ms per fit on the small problems).  A strided
 # subset did not: on the 3-D grid it gave 1.0e-7 against 2.3e-8.
 FLOOR_POINTS = 256
