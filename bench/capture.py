@@ -17,7 +17,7 @@ interleaved like Part 1; the in-run share is the time inside the callback's
 hooks over the time outside them.
 
 Part 2 - analysis speed.  A 1,000-snapshot run with n = 512 is synthesised
-through ``rankcore.snapshots.SnapshotWriter`` (Gram matrices and spectra
+through ``rankcore.runs.SnapshotWriter`` (Gram matrices and spectra
 stored), then ``rankcore rank RUN --eps <20 values>`` is timed in-process
 (``rankcore.cli.main``) and as a subprocess (``python -m rankcore``, including
 interpreter start-up and imports).  The reference is recomputing the ranks
@@ -57,7 +57,7 @@ sys.path.insert(0, ROOT)
 import bridge  # noqa: E402
 import rankcore  # noqa: E402
 from rankcore.cli import main as cli_main  # noqa: E402
-from rankcore.snapshots import SnapshotWriter  # noqa: E402
+from rankcore.runs import SnapshotWriter  # noqa: E402
 
 
 def make_problem(seed=0):

@@ -21,7 +21,7 @@ the whole boundary):
                k^2, so the problem is near-resonant: its stability constant is
                about k^2 / 1.1 = 1.4e3, and both methods' residuals turn into
                errors about that much larger in the sin(9 pi x) sin(9 pi y)
-               direction.  (k = 40 is the issue's choice; it was kept.)
+               direction.  (k = 40 was asked for; it was kept.)
 
 Error: relative L2 over 20 000 uniform random points in the box (seed 12345),
 the same points for both methods.  FEM solutions are evaluated at the points

@@ -7,7 +7,7 @@
     python bench/rfm_scale.py --section peer  # pyrfm 0.4.2 on the same problems
     python bench/rfm_scale.py --section epsrank  # RFM.eps_rank against the dense route
     python bench/rfm_scale.py --section prune    # prune_eps against unpruned bases
-    python bench/rfm_scale.py --section goals [--big]  # the issue's goal cases, with the
+    python bench/rfm_scale.py --section goals [--big]  # the scale goal cases, with the
                                                  # code before the change side by side
     python bench/rfm_scale.py --section dask     # solver="dask": 1 worker against 2
 
@@ -421,7 +421,7 @@ def main():
             items.append(("this code", "multifrontal", dict(d=2, sub=64, J=100), ROOT))
         items += [("this code", "multifrontal", dict(d=3, sub=3, J=900, u="2pi+x"), ROOT),
                   ("this code", "multifrontal", dict(d=3, sub=4, J=600, u="2pi+x"), ROOT)]
-        phase_table("Goals of the RFM-at-scale issue: 2-D Poisson (sin 2pi x sin 2pi y) and "
+        phase_table("Scale goals: 2-D Poisson (sin 2pi x sin 2pi y) and "
                     "3-D Poisson (sin 2pi x sin 2pi y sin 2pi z + x), default points and scale",
                     items, args.threads, args.timeout)
     if sec in ("dask", "all"):

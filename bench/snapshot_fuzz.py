@@ -39,7 +39,7 @@ _SMALL_RUN = textwrap.dedent("""
     import sys
     import numpy as np
     import rankcore
-    from rankcore.snapshots import SnapshotWriter
+    from rankcore import SnapshotWriter
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 8)
     with SnapshotWriter(sys.argv[1], q, {"h": 3}, scalars=["lr"]) as w:
         for t in range(4):
@@ -184,7 +184,7 @@ _RACE = textwrap.dedent("""
     import json, os, sys, tempfile, threading
     import numpy as np
     import rankcore
-    from rankcore.snapshots import SnapshotWriter
+    from rankcore import SnapshotWriter
     rounds, racers = int(sys.argv[1]), int(sys.argv[2])
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 8)
     d = tempfile.mkdtemp()
@@ -251,7 +251,7 @@ _MAKE = textwrap.dedent("""
     import sys
     import numpy as np
     import rankcore
-    from rankcore.snapshots import SnapshotWriter
+    from rankcore import SnapshotWriter
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 256)
     with SnapshotWriter(sys.argv[1], q, {"a": 50, "b": 50}, scalars=["lr"],
                         overwrite=True) as w:

@@ -24,7 +24,7 @@ import torch
 
 import rankcore
 from rankcore.validation import as_array, as_int, check_positive_int, describe
-from rankcore.snapshots import SnapshotWriter, check_metadata, check_real
+from rankcore.runs import SnapshotWriter, check_metadata, check_real
 
 from .capture import capture, default_layer, is_rank_zero, resolve_layers, unwrap_model
 

@@ -9,7 +9,7 @@ neither torch nor a GPU: :func:`rankcore.open_run` gives the steps, the
 losses and the spectra, and the ε-rank for any ε is computed afterwards.
 
 To keep this example free of torch, the file is written with the torch-free
-:class:`rankcore.snapshots.SnapshotWriter` from synthetic "training": 30
+:class:`rankcore.runs.SnapshotWriter` from synthetic "training": 30
 ``tanh`` neurons whose transitions sharpen and spread over the domain as the
 steps go by, while a made-up loss falls.
 """
@@ -22,7 +22,7 @@ import numpy as np
 
 import rankcore
 from rankcore.quadrature import gauss_legendre
-from rankcore.snapshots import SnapshotWriter
+from rankcore.runs import SnapshotWriter
 
 q = gauss_legendre([(-1.0, 1.0)], 256)
 x = q.points[:, 0]

@@ -15,9 +15,8 @@ from .quadrature import Quadrature
 from .rank import (NegativeEigenvalueWarning, eps_rank, is_eps_independent,
                    spectrum, spectrum_from_features)
 from .rfm import ELM, RFM, IllConditionedWarning
-from .runs import runs_table
-from .snapshots import Run, SnapshotFileError, SnapshotWriter, open_run
-from .staircase import Staircase, staircase
+from .runs import (Run, SnapshotFileError, SnapshotWriter, Staircase, open_run, runs_table,
+                   staircase)
 from .subset import SubsetSelection, hong_pan_bound, select_rows
 from .theory import (LossLowerBound, SubsetApproximation, loss_lower_bound,
                      loss_lower_bound_from_features, residual_lower_bound,

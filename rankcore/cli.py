@@ -54,7 +54,7 @@ def _eps_mode(relative):
 
 
 def _open(path):
-    from .snapshots import open_run
+    from .runs.reader import open_run
     return open_run(path)
 
 
@@ -70,7 +70,7 @@ class _Terminal:
         self._stream = stream
 
     def write(self, text):
-        from .snapshots import printable
+        from .runs.format import printable
         return self._stream.write("\n".join(
             "\t".join(printable(part) for part in line.split("\t"))
             for line in text.split("\n")))
@@ -81,7 +81,7 @@ class _Terminal:
 
 def _error_line(command, exc):
     """The one line on stderr for an error: control characters escaped."""
-    from .snapshots import printable
+    from .runs.format import printable
     msg = str(exc).strip() or type(exc).__name__
     if not isinstance(exc, (CLIError, ValueError, TypeError, OSError)):
         msg = f"internal error ({type(exc).__name__}): {msg}"
@@ -339,7 +339,7 @@ def cmd_watch(args, out):
 
 def cmd_report(args, out):
     eps = _eps_list(args.eps)
-    from .report import write_report
+    from .runs.report import write_report
     try:
         write_report(args.runs, args.output, eps=eps, relative=args.relative,
                      layers=args.layer, spectrum_steps=args.spectrum_steps,
@@ -355,7 +355,7 @@ def cmd_report(args, out):
 # --- table -------------------------------------------------------------------
 
 def cmd_table(args, out):
-    from .runs import dask_client, format_table, runs_table
+    from .runs.table import dask_client, format_table, runs_table
     eps = _eps_list(args.eps)
     if args.layer and len(args.layer) > 1:
         raise CLIError(f"--layer takes one layer for table, got {args.layer}")

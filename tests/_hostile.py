@@ -1,13 +1,16 @@
 """Hostile snapshot files, and a worker process that opens them under a time limit.
 
-Used by tests/test_fuzz_snapshots.py and bench/snapshot_fuzz.py.  Files are
+Used by tests/runs/test_fuzz_snapshots.py and bench/snapshot_fuzz.py.  Files are
 built with plain h5py in the documented layout (format version 1, which every
 rankcore reader since the first accepts), then broken in one way each.
 
 The worker (``python tests/_hostile.py worker``) reads one path per line on
 stdin, exercises it through the whole reading API and the ``rankcore info``
 command, and prints one JSON line per path; the parent enforces the time
-limit, so a hang is seen as a hang and the worker is replaced.
+limit, so a hang is seen as a hang and the worker is replaced.  With
+``--no-libhdf5`` the worker's rankcore does not find the libhdf5 that h5py
+uses (rankcore.runs.libhdf5 finds no candidate), as on a platform where it
+cannot be found: the reader's fallback path.
 """
 
 import json
@@ -81,7 +84,7 @@ import sys
 import numpy as np
 sys.path.insert(0, sys.argv[2])
 import rankcore
-from rankcore.snapshots import SnapshotWriter
+from rankcore import SnapshotWriter
 q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
 w = SnapshotWriter(sys.argv[1], q, {"h": 64})
 print("started", flush=True)
@@ -229,6 +232,37 @@ def hostile_cases(d):
     return out
 
 
+#: Signatures of HDF5's checksummed metadata blocks (object headers and their
+#: continuation chunks, chunk indexes, B-trees, heaps, free-space managers).
+METADATA_SIGNATURES = (b"OHDR", b"OCHK", b"EAHD", b"EAIB", b"EADB", b"FAHD", b"FADB",
+                       b"BTHD", b"BTIN", b"BTLF", b"FRHP", b"FHDB", b"FHIB", b"FSHD", b"FSSE")
+
+
+def metadata_corruptions(path, d):
+    """Copies of ``path`` with one byte flipped inside one checksummed metadata
+    block each (12 bytes after its signature): [(offset, path)].
+
+    Such a block fails its checksum whenever HDF5 reads it; a SWMR reader
+    whose retries are not bounded then sleeps for hours inside HDF5."""
+    import re
+
+    data = open(path, "rb").read()
+    stem = os.path.splitext(os.path.basename(path))[0]
+    out = []
+    for sig in METADATA_SIGNATURES:
+        for m in re.finditer(re.escape(sig), data):
+            k = m.start() + 12
+            if k >= len(data):
+                continue
+            cut = bytearray(data)
+            cut[k] ^= 0x10
+            p = os.path.join(d, f"{stem}-{sig.decode().lower()}-{m.start()}.h5")
+            with open(p, "wb") as fh:
+                fh.write(cut)
+            out.append((m.start(), p))
+    return out
+
+
 def truncations(path, offsets, d):
     """Copies of ``path`` cut at each offset: [(offset, path)]."""
     data = open(path, "rb").read()
@@ -316,8 +350,15 @@ def worker():
 
     warnings.simplefilter("ignore")
     import rankcore
-
-    print(json.dumps({"ready": True, "rankcore": rankcore.__file__}), flush=True)
+    try:
+        from rankcore.runs import libhdf5
+    except ImportError:  # an older rankcore (the reference tree of bench/snapshot_fuzz.py)
+        libhdf5 = None
+    if "--no-libhdf5" in sys.argv:  # no candidate qualifies: the reader's fallback
+        libhdf5._candidates = lambda: []
+    print(json.dumps({"ready": True, "rankcore": rankcore.__file__,
+                      "libhdf5": None if libhdf5 is None else libhdf5.library() is not None}),
+          flush=True)
     for line in sys.stdin:
         path = line.rstrip("\n")
         t0 = time.perf_counter()
@@ -340,8 +381,8 @@ class Worker:
     """A worker subprocess; :meth:`check` enforces the time limit per file."""
 
     def __init__(self, pythonpath=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                 timeout=10.0):
-        self.pythonpath, self.timeout = pythonpath, timeout
+                 timeout=10.0, libhdf5=True):
+        self.pythonpath, self.timeout, self.libhdf5 = pythonpath, timeout, libhdf5
         self.proc = None
 
     def _start(self):
@@ -351,13 +392,15 @@ class Worker:
             env["PYTHONPATH"] = self.pythonpath
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "worker"], stdin=subprocess.PIPE,
+            [sys.executable, os.path.abspath(__file__), "worker"]
+            + ([] if self.libhdf5 else ["--no-libhdf5"]), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
             bufsize=1)
         line = self._readline(120.0)
         if line is None or not json.loads(line).get("ready"):
             raise RuntimeError("the fuzz worker did not start")
         self.rankcore_file = json.loads(line)["rankcore"]
+        self.found_libhdf5 = json.loads(line)["libhdf5"]
 
     def _readline(self, timeout):
         import select
@@ -394,5 +437,5 @@ class Worker:
             self.proc = None
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
+if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
     worker()

@@ -22,7 +22,7 @@ def main():
     path = sys.argv[1]
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)
     if "--plain" in sys.argv:
-        from rankcore.snapshots import SnapshotWriter
+        from rankcore.runs import SnapshotWriter
         w = SnapshotWriter(path, q, {"h": 4}, scalars=["lr"])
         step = 0
         while True:

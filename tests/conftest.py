@@ -23,7 +23,7 @@ DASK_WORKER_MEMORY = 400 * 2**20
 def dask_client():
     """A real 2-process dask.distributed cluster, started once per session.
 
-    Used by tests/test_distributed.py and tests/test_runs_table.py; while it
+    Used by tests/test_distributed.py, tests/runs/test_runs_table.py and tests/rfm/test_rfm_cluster.py; while it
     lives it is the default scheduler of every dask computation.
     """
     from distributed import Client, LocalCluster

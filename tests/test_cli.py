@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from _signals import popen_interruptible
+
 import bridge
 import rankcore
 from rankcore.cli import main
@@ -151,10 +153,11 @@ def test_watch_follows_live_file(tmp_path):
 
 def test_watch_waits_for_file_and_stops_on_ctrl_c(tmp_path):
     path = tmp_path / "later.h5"
-    watch = subprocess.Popen([sys.executable, "-m", "rankcore", "watch", str(path),
-                              "--interval", "0.1", "--max-updates", "600"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=ROOT)
+    # SIGINT at its default in watch, also when pytest runs as a background job
+    watch = popen_interruptible([sys.executable, "-m", "rankcore", "watch", str(path),
+                                 "--interval", "0.1", "--max-updates", "600"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT)
     writer = None
     try:
         assert watch.stdout.readline().startswith("# waiting for")

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .validation import check_bool, describe
+from ..validation import check_bool, describe
 
 __all__ = ["write_report", "html_report", "DEFAULT_EPS"]
 
@@ -222,7 +222,7 @@ def html_report(paths, *, eps=DEFAULT_EPS, relative=False, layers=None,
     >>> import os, tempfile
     >>> import numpy as np
     >>> import rankcore
-    >>> from rankcore.report import html_report
+    >>> from rankcore.runs.report import html_report
     >>> q = rankcore.quadrature.gauss_legendre((0.0, 1.0), 8)
     >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
     >>> with rankcore.SnapshotWriter(path, q, {"h": 3}, store_gram=False) as w:
@@ -233,7 +233,7 @@ def html_report(paths, *, eps=DEFAULT_EPS, relative=False, layers=None,
     (2, True, False)
     """
     plt = _matplotlib()
-    from .snapshots import open_run
+    from .reader import open_run
 
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
@@ -313,7 +313,7 @@ def html_report(paths, *, eps=DEFAULT_EPS, relative=False, layers=None,
     finally:
         for run in runs:
             run.close()
-    from . import __version__
+    from ..version import __version__
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -348,7 +348,7 @@ def write_report(paths, output, **kwargs):
 
     Examples
     --------
-    >>> from rankcore.report import write_report
+    >>> from rankcore.runs.report import write_report
     >>> write_report([], "x.html")
     Traceback (most recent call last):
     ...

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .validation import as_array, check_bool, check_positive_int, check_positive_scalar, describe
+from ..validation import as_array, check_bool, check_positive_int, check_positive_scalar, describe
 
 __all__ = ["staircase", "Staircase", "Step", "StepPair"]
 
@@ -229,7 +229,7 @@ def _inputs(run, eps, layer, relative):
     loss = as_array(run[1], "run[1] (loss)", ndim=1, finite=False)
     third = np.asarray(run[2])
     if third.ndim == 2:
-        from .rank import eps_rank
+        from ..rank import eps_rank
         spec = as_array(third, "run[2] (spectra)", ndim=2)
         rank = np.asarray(eps_rank(spec, eps, relative=relative, kind="spectrum"))
     elif third.ndim == 1 and third.dtype.kind in "iu":

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from .validation import as_array, check_bool, check_positive_int, describe
+from ..validation import as_array, check_bool, check_positive_int, describe
 
 __all__ = ["runs_table", "row_for_run", "active_client", "dask_client", "format_table",
            "INT_COLUMNS"]
@@ -97,12 +97,12 @@ def row_for_run(path, eps, *, layer=None, relative=False):
 
     Examples
     --------
-    >>> from rankcore.runs import row_for_run
+    >>> from rankcore.runs.table import row_for_run
     >>> row = row_for_run("no-such-run.h5", [1e-6])
     >>> sorted(row), row["error"].split(":")[0]
     (['error', 'path'], 'FileNotFoundError')
     """
-    from .snapshots import open_run
+    from .reader import open_run
     row = {"path": path}
     try:
         with open_run(path) as run:
@@ -146,7 +146,7 @@ def active_client():
 
     Examples
     --------
-    >>> from rankcore.runs import active_client
+    >>> from rankcore.runs.table import active_client
     >>> client = active_client()   # None unless a distributed.Client was started
     >>> client is None or type(client).__name__ == "Client"
     True
@@ -319,7 +319,7 @@ def dask_client(scheduler=None, workers=None):
 
     Examples
     --------
-    >>> from rankcore.runs import dask_client
+    >>> from rankcore.runs.table import dask_client
     >>> with dask_client() as client:
     ...     print(client)
     None
@@ -397,7 +397,7 @@ def format_table(table, *, csv=False) -> str:
 
     Examples
     --------
-    >>> from rankcore.runs import format_table
+    >>> from rankcore.runs.table import format_table
     >>> rows = [{"path": "a.h5", "snapshots": 3, "rank_last@1e-06": 2, "error": ""}]
     >>> print(format_table(rows, csv=True), end="")
     path,snapshots,rank_last@1e-06,error

@@ -29,12 +29,13 @@ from hypothesis import strategies as st
 
 from _examples import examples
 import _hostile as H
+from _signals import popen_interruptible
 
 import rankcore
-from rankcore.snapshots import SnapshotFileError, SnapshotWriter
+from rankcore.runs import SnapshotFileError, SnapshotWriter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 LIMIT_S = 10.0  # per file, enforced by the worker's parent
 THOROUGH = os.environ.get("RANKCORE_HYPOTHESIS_PROFILE") == "thorough"
 
@@ -229,6 +230,57 @@ def test_reads_while_writing_never_false_truncation(tmp_path):
     assert time.monotonic() - t0 < LIMIT_S
 
 
+# --- HDF5's retries bounded, with and without the libhdf5 that h5py uses ----
+
+@pytest.fixture(scope="module")
+def worker_without_libhdf5():
+    w = H.Worker(timeout=LIMIT_S, libhdf5=False)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """A run whose writer was killed (the file keeps the writer's mark), damaged copies."""
+    d = tmp_path_factory.mktemp("killed")
+    path = d / "killed.h5"
+    proc = _spawn_writer(path)
+    try:
+        assert proc.stdout.readline().startswith("started")
+        time.sleep(0.3)
+    finally:
+        proc.kill()
+        proc.wait()
+    damaged = H.metadata_corruptions(str(path), str(d))
+    damaged = random.Random(3).sample(damaged, min(12, len(damaged)))
+    size = os.path.getsize(path)
+    cut = H.truncations(str(path), [size // 3, size * 3 // 5, size - 100], str(d))
+    return str(path), [p for _, p in damaged + cut]
+
+
+@pytest.mark.parametrize("found", [True, False], ids=["libhdf5-found", "libhdf5-missing"])
+def test_damaged_metadata_fails_fast_on_both_paths(request, files, killed, found):
+    w = request.getfixturevalue("worker" if found else "worker_without_libhdf5")
+    # checksummed metadata blocks with a flipped byte: without a bound on HDF5's
+    # retries a SWMR reader sleeps inside HDF5 for hours on each of them
+    damaged = H.metadata_corruptions(files["v3"], files["dir"])
+    assert len(damaged) > 10
+    cases = [(f"metadata at {k} damaged", p, "error") for k, p in damaged]
+    cases += [(f"{fam} / {name}", p, exp)
+              for fam, name, p, exp in H.hostile_cases(files["dir"])]
+    live, live_damaged = killed
+    cases += [("killed writer's file, damaged " + os.path.basename(p), p, "error")
+              for p in live_damaged]
+    _check_all(w, cases)
+    assert w.found_libhdf5 is found
+    # a killed writer's (healthy) file: read where the retries are bounded,
+    # refused at once where they cannot be
+    r = w.check(live)
+    assert not _problems(r, "data" if found else "error"), r
+    if not found:
+        assert "marked open for writing" in r["detail"] and r["seconds"] < LIMIT_S / 2
+
+
 def test_racing_exclusive_creations(tmp_path):
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 8)
     rounds, racers = examples(8), 4
@@ -302,8 +354,9 @@ def test_ctrl_c_during_a_bad_open(tmp_path):
             f"        rankcore.open_run({str(bad)!r})\n"
             f"    except rankcore.SnapshotFileError:\n"
             f"        pass\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child, also when pytest runs as a background job
+    proc = popen_interruptible([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)

@@ -13,10 +13,10 @@ import pytest
 
 import rankcore
 from rankcore.cli import main
-from rankcore.snapshots import SnapshotWriter
+from rankcore.runs import SnapshotWriter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 EVIL = '<script>window.__pwned=1</script>&"\''
 
 
@@ -145,7 +145,7 @@ def test_report_renders_in_headless_browser(runs, tmp_path, capsys):
 
 
 def test_report_python_api_and_errors(runs, tmp_path):
-    from rankcore.report import html_report, write_report
+    from rankcore.runs.report import html_report, write_report
     page = html_report([runs[0]], layers=["features"], eps=[1e-4])
     assert page.count("<img ") == 2 and "hidden.2:input" in page  # named in metadata
     with pytest.raises(ValueError, match="layer 'zz' is in none of the runs"):

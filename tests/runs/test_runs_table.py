@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import rankcore
-import rankcore.runs
+import rankcore.runs.table
 from rankcore.cli import main
 from rankcore.quadrature import gauss_legendre
 
@@ -76,7 +76,7 @@ def runs(tmp_path_factory):
 @pytest.fixture
 def sequential(monkeypatch):
     """No Dask client, even if the session's cluster is running."""
-    monkeypatch.setattr(rankcore.runs, "active_client", lambda: None)
+    monkeypatch.setattr(rankcore.runs.table, "active_client", lambda: None)
 
 
 def _all_paths(runs):
@@ -136,11 +136,11 @@ def test_table_sequential(runs, sequential):
 def test_table_on_cluster_equals_sequential(runs, dask_client, monkeypatch):
     from distributed import get_task_stream
     paths = _all_paths(runs)
-    assert rankcore.runs.active_client() is dask_client
+    assert rankcore.runs.table.active_client() is dask_client
     with get_task_stream(dask_client) as ts:
         on_cluster = rankcore.runs_table(paths, EPS)
     assert any("_rows_for_paths" in str(t["key"]) for t in ts.data)  # ran on the workers
-    monkeypatch.setattr(rankcore.runs, "active_client", lambda: None)
+    monkeypatch.setattr(rankcore.runs.table, "active_client", lambda: None)
     here = rankcore.runs_table(paths, EPS)
     pd.testing.assert_frame_equal(on_cluster, here)
     assert all(a is b for a, b in zip(on_cluster["path"], paths))

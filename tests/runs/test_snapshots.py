@@ -1,6 +1,6 @@
 """Snapshot file format: writer/reader round trip, crash safety, bad files.
 
-These tests use only the torch-free side (rankcore.snapshots); the torch
+These tests use only the torch-free side (rankcore.runs); the torch
 recorder is tested in test_recorder.py.
 """
 
@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 from _examples import examples
 
 import rankcore
-from rankcore.snapshots import (FORMAT_NAME, FORMAT_VERSION, SnapshotFileError,
-                                SnapshotWriter)
+from rankcore.runs import (FORMAT_NAME, FORMAT_VERSION, SnapshotFileError,
+                           SnapshotWriter)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+TESTS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TESTS)
 
 
 def _quad():
@@ -187,7 +188,7 @@ def test_writer_validates_before_writing(tmp_path):
 
 def _spawn_writer(path, mode="--plain"):
     return subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "_killed_writer.py"), str(path), mode],
+        [sys.executable, os.path.join(TESTS, "_killed_writer.py"), str(path), mode],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
@@ -472,7 +473,7 @@ _DISK_FULL = textwrap.dedent("""
     sys.path.insert(0, sys.argv[2])
     import numpy as np
     import rankcore
-    from rankcore.snapshots import SnapshotWriter
+    from rankcore.runs import SnapshotWriter
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     d = sys.argv[1]
     q = rankcore.quadrature.gauss_legendre((-1.0, 1.0), 64)

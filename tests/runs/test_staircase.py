@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import rankcore
-from rankcore.snapshots import SnapshotWriter
-from rankcore.staircase import staircase
+from rankcore.runs import SnapshotWriter
+from rankcore.runs.staircase import staircase
 
 
 def _synthetic(rise_at=(2000, 5000, 7000), lag=0, spikes=True, blips=True, seed=0,
