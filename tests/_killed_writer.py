@@ -1,4 +1,4 @@
-"""Helper for tests/test_recorder.py: record snapshots forever, report each.
+"""Helper for tests/bridge/test_recorder.py: record snapshots forever, report each.
 
 Usage: python tests/_killed_writer.py PATH [--plain]
 

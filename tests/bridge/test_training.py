@@ -14,7 +14,7 @@ import bridge
 import rankcore
 from bridge.recorder import metric_name
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # tests/
 ROOT = os.path.dirname(HERE)
 
 
