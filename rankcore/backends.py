@@ -83,7 +83,7 @@ def unregister(name: str) -> None:
 
 
 def registered() -> tuple[str, ...]:
-    """Names of the registered backends, in registration order.
+    """Return the names of the registered backends, in registration order.
 
     Returns
     -------

@@ -32,7 +32,20 @@ __all__ = [
 
 
 def describe(x) -> str:
-    """Short description of a received value for error messages."""
+    """Short description of a received value for error messages.
+
+    Parameters
+    ----------
+    x : object
+        The value to describe.
+
+    Returns
+    -------
+    str
+        ``"array of shape ... and dtype ..."`` for an ndarray, the type name
+        and length for a list or tuple, else the ``repr`` (cut to 60
+        characters) followed by the type name in parentheses.
+    """
     if isinstance(x, np.ndarray):
         return f"array of shape {x.shape} and dtype {x.dtype}"
     if isinstance(x, (list, tuple)):
@@ -47,6 +60,17 @@ def first_nonfinite(a: np.ndarray):
     """Index tuple of the first non-finite entry of ``a`` (C order), or None.
 
     Scans in blocks so that a huge array never needs a full boolean mask.
+
+    Parameters
+    ----------
+    a : ndarray
+        The array to scan (any shape, floating or integer dtype).
+
+    Returns
+    -------
+    tuple of int or None
+        The index (as from ``numpy.unravel_index``) of the first NaN or
+        infinite entry in C order, or None if every entry is finite.
     """
     flat = a.reshape(-1) if a.flags.c_contiguous else np.ravel(a)
     block = 1 << 20
@@ -78,6 +102,16 @@ def as_array(x, name: str, *, ndim=None, dtype=np.float64, keep_float32=False,
         Reject NaN and infinities, naming the first bad index.
     allow_empty : bool
         Accept arrays with zero elements.
+    copy : bool
+        If True, never return ``x`` itself: an ndarray input that needs no
+        conversion is copied.
+
+    Returns
+    -------
+    ndarray
+        ``x`` as an array of dtype ``dtype`` (or float32, see
+        ``keep_float32``); ``x`` itself when it already has that dtype and
+        ``copy`` is False.
 
     Raises
     ------
@@ -132,7 +166,22 @@ def check_scalar(x, name: str, *, minimum=None, maximum=None,
     name : str
         Argument name for messages.
     minimum, maximum : float, optional
-        Bounds; ``minimum`` is inclusive unless ``include_minimum=False``.
+        Bounds; ``minimum`` is inclusive unless ``include_minimum=False``,
+        ``maximum`` is always inclusive.
+    include_minimum : bool
+        Whether ``x == minimum`` is accepted (default True).
+
+    Returns
+    -------
+    float
+        ``x`` as a Python float.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real number, or is a bool.
+    ValueError
+        If ``x`` is not finite or lies outside the bounds.
 
     Examples
     --------
@@ -160,12 +209,47 @@ def check_scalar(x, name: str, *, minimum=None, maximum=None,
 
 
 def check_positive_scalar(x, name: str, *, allow_zero=False) -> float:
-    """``check_scalar`` with ``> 0`` (or ``>= 0`` with ``allow_zero``)."""
+    """``check_scalar`` with ``> 0`` (or ``>= 0`` with ``allow_zero``).
+
+    Parameters
+    ----------
+    x : object
+        The value received; bools and non-real numbers are refused.
+    name : str
+        Argument name used in error messages.
+    allow_zero : bool
+        Accept ``x == 0`` as well (default False: ``x`` must be > 0).
+
+    Returns
+    -------
+    float
+        ``x`` as a Python float.
+    """
     return check_scalar(x, name, minimum=0.0, include_minimum=allow_zero)
 
 
 def as_int(x, name: str, *, expected: str = "an int") -> int:
-    """``x`` as a Python int: Python or NumPy integers only, bools refused."""
+    """``x`` as a Python int: Python or NumPy integers only, bools refused.
+
+    Parameters
+    ----------
+    x : object
+        The value received; anything ``operator.index`` accepts except a bool.
+    name : str
+        Argument name used in error messages.
+    expected : str
+        What the message says ``x`` must be (default ``"an int"``).
+
+    Returns
+    -------
+    int
+        ``operator.index(x)``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is a bool or not an integer.
+    """
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{name} must be {expected}, got {describe(x)}")
     try:
@@ -175,7 +259,31 @@ def as_int(x, name: str, *, expected: str = "an int") -> int:
 
 
 def check_weights(weights, name: str, n: int, *, per: str = "point") -> np.ndarray:
-    """Positive float64 weights, one per ``per`` (``n`` of them)."""
+    """Positive float64 weights, one per ``per`` (``n`` of them).
+
+    Parameters
+    ----------
+    weights : array_like
+        The weights received: 1-D, finite, every entry > 0.
+    name : str
+        Argument name used in error messages.
+    n : int
+        Required number of weights.
+    per : str
+        What each weight belongs to, for the error message (default
+        ``"point"``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The validated weights (see ``as_array``).
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not 1-D with ``n`` finite entries, or an entry is
+        <= 0.
+    """
     w = as_array(weights, name, ndim=1)
     if w.shape[0] != n:
         raise ValueError(f"{name} must have one entry per {per} ({n}), got {describe(w)}")
@@ -190,6 +298,27 @@ def check_int(x, name: str, *, minimum=None, maximum=None) -> int:
 
     Python and NumPy integers are accepted; bools, floats (even integral
     ones such as ``3.0``) and strings are refused with a ``TypeError``.
+
+    Parameters
+    ----------
+    x : object
+        The value received.
+    name : str
+        Argument name used in error messages.
+    minimum, maximum : int, optional
+        Inclusive bounds; None (the default) for no bound.
+
+    Returns
+    -------
+    int
+        ``x`` as a Python int.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an integer (or is a bool).
+    ValueError
+        If ``x`` lies outside the bounds.
 
     Examples
     --------
@@ -213,7 +342,22 @@ def check_int(x, name: str, *, minimum=None, maximum=None) -> int:
 
 
 def check_positive_int(x, name: str, *, minimum: int = 1) -> int:
-    """``check_int(x, name, minimum=minimum)``: an integer >= 1 by default."""
+    """``check_int(x, name, minimum=minimum)``: an integer >= 1 by default.
+
+    Parameters
+    ----------
+    x : object
+        The value received.
+    name : str
+        Argument name used in error messages.
+    minimum : int
+        Inclusive lower bound (default 1).
+
+    Returns
+    -------
+    int
+        ``x`` as a Python int.
+    """
     return check_int(x, name, minimum=minimum)
 
 
@@ -222,6 +366,26 @@ def check_choice(value, name: str, choices) -> str:
 
     Unhashable values and values of the wrong type are refused with the same
     message, which lists the choices.
+
+    Parameters
+    ----------
+    value : object
+        The value received; it must have exactly the type of the matching
+        choice.
+    name : str
+        Argument name used in error messages.
+    choices : iterable
+        The accepted values.
+
+    Returns
+    -------
+    object
+        ``value`` itself (a str for the usual string choices).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not one of ``choices``.
 
     Examples
     --------
@@ -247,6 +411,25 @@ def check_random_state(random_state, name: str = "random_state") -> np.random.Ge
     returned as it is (and is advanced by the caller's draws).  Bools,
     floats, negative ints and legacy ``RandomState`` objects are refused.
 
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.Generator
+        The value received.
+    name : str
+        Argument name used in error messages (default ``"random_state"``).
+
+    Returns
+    -------
+    numpy.random.Generator
+        The generator to draw from.
+
+    Raises
+    ------
+    TypeError
+        If ``random_state`` is of none of the accepted types.
+    ValueError
+        If ``random_state`` is a negative int.
+
     Examples
     --------
     >>> g = check_random_state(0)
@@ -270,7 +453,32 @@ def check_random_state(random_state, name: str = "random_state") -> np.random.Ge
 
 
 def check_int_per_dim(x, name: str, dim: int, *, minimum: int = 1) -> tuple:
-    """An int, or a sequence of ``dim`` ints, each >= ``minimum``."""
+    """An int, or a sequence of ``dim`` ints, each >= ``minimum``.
+
+    Parameters
+    ----------
+    x : int or sequence of int
+        The value received: one int for every dimension, or a list, tuple
+        or array of ``dim`` ints.
+    name : str
+        Argument name used in error messages (entries are named
+        ``name[i]``).
+    dim : int
+        Number of dimensions.
+    minimum : int
+        Inclusive lower bound for every entry (default 1).
+
+    Returns
+    -------
+    tuple of int
+        ``dim`` Python ints, ``x`` repeated ``dim`` times when it is one int.
+
+    Raises
+    ------
+    ValueError
+        If a sequence does not have ``dim`` entries, or an entry is below
+        ``minimum``.
+    """
     if isinstance(x, (list, tuple, np.ndarray)):
         seq = list(np.asarray(x).ravel()) if isinstance(x, np.ndarray) else list(x)
         if len(seq) != dim:
@@ -288,6 +496,25 @@ def check_box(box, name: str = "box") -> np.ndarray:
 
     Accepts a sequence of pairs, a (d, 2) array, or a single pair ``(lo, hi)``
     of numbers for a 1-D interval.
+
+    Parameters
+    ----------
+    box : array_like
+        The box received: ``(lo, hi)`` pairs, one per dimension.
+    name : str
+        Argument name used in error messages (default ``"box"``).
+
+    Returns
+    -------
+    ndarray of float64, shape (d, 2)
+        ``[lo, hi]`` per dimension (a single pair gives shape (1, 2)).
+
+    Raises
+    ------
+    TypeError
+        If ``box`` cannot be converted to a float array.
+    ValueError
+        If it is not a non-empty (d, 2) array of finite bounds with lo < hi.
     """
     try:
         arr = np.asarray(box, dtype=np.float64)
@@ -315,6 +542,23 @@ def check_bool(value, name):
     """``value`` as a Python bool; ints, strings and arrays are refused.
 
     ``if relative:`` would silently read ``"no"`` or ``1.0`` as True.
+
+    Parameters
+    ----------
+    value : object
+        The value received: a Python or NumPy bool.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    bool
+        ``value`` as a Python bool.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a bool.
     """
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {describe(value)}")

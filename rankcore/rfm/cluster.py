@@ -307,8 +307,18 @@ def solve_dask(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *, keep=False,
 
     Parameters
     ----------
-    rows, blocks, vals, rhs, n_rows, n_blocks, coords
-        The system, as for :func:`~rankcore.rfm.multifrontal.solve_multifrontal`.
+    rows, blocks : ndarray of int64, shape (P,)
+        Row and block of each pair (pair storage, see :mod:`rankcore.rfm.lstsq`).
+    vals : ndarray, shape (P, J)
+        The ``J`` values of each pair.
+    rhs : ndarray, shape (n_rows,)
+        Right-hand side.
+    n_rows, n_blocks : int
+        Number of rows and of blocks.
+    coords : ndarray of int, shape (n_blocks, d)
+        Grid coordinates of the blocks; a row may only touch blocks whose
+        coordinates differ by at most 1 per axis, as for
+        :func:`~rankcore.rfm.multifrontal.solve_multifrontal`.
     keep : bool
         Also return a :class:`DaskFactor` (the factors stay on the workers).
     timings : dict, optional

@@ -373,10 +373,30 @@ def staircase_qr(F, lead, width, panels=None):
     rows than columns leaves an echelon row (``lead`` is updated to the
     exact start of every row it produces).
 
-    Returns the number of rows in the factor (upper trapezoidal/echelon);
-    the rows below carry only right-hand side entries (the residual).
-    ``panels``, when a list, receives ``(r0, r1, qr, T)`` for every panel
-    (for :class:`StaircaseFactor`).
+    Parameters
+    ----------
+    F : ndarray of float64, shape (M, width + 1), Fortran order
+        The front, right-hand side in its last column; overwritten with the
+        factor ``R`` in its first rows (upper trapezoidal/echelon), the
+        rotated right-hand side in its last column and, below the factor,
+        rows that carry only right-hand side entries (the residual).
+    lead : ndarray of int64, shape (M,)
+        Non-decreasing lower bound of the first nonzero column of every row
+        of ``F``; updated in place to the exact start of every row the
+        panels produce.
+    width : int
+        Number of columns to factor (the unknown columns of ``F``).
+    panels : list or None, optional
+        When a list, receives ``(r0, r1, qr, T)`` for every panel: the rows
+        ``r0:r1`` it reduced, its reflectors and its ``dgeqrt`` block
+        factor (for :class:`StaircaseFactor`).  None (the default) keeps
+        nothing.
+
+    Returns
+    -------
+    int
+        The number of rows in the factor (upper trapezoidal/echelon); the
+        rows of ``F`` below it carry only right-hand side entries.
     """
     r = 0
     c0 = 0

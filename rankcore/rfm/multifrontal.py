@@ -55,7 +55,7 @@ class FrontTooLarge(MemoryError):
 
 
 def physical_memory():
-    """Bytes of physical memory of this machine (None where it cannot be read).
+    """Return the bytes of physical memory of this machine (None where it cannot be read).
 
     Returns
     -------
@@ -384,7 +384,7 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
 
 
 def condition_estimate(groups, n_blocks, J, sums=None, solve=None, solve_t=None):
-    """Hager's 1-norm condition estimate of the block triangular factor of ``groups``.
+    """Estimate the 1-norm condition number of the block triangular factor of ``groups`` (Hager).
 
     Parameters
     ----------

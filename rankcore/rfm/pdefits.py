@@ -44,6 +44,19 @@ def atomic(method):
     ``fit*`` draw a new basis before validating the callables and solving;
     without this, an error half-way would leave new ``weights_`` next to
     an old ``coef_``.
+
+    Parameters
+    ----------
+    method : callable
+        A method ``method(self, *args, **kwargs)`` of the estimator.
+
+    Returns
+    -------
+    callable
+        The wrapped method: it saves a shallow copy of ``self.__dict__``
+        before calling ``method`` and restores it if ``method`` raises (any
+        ``BaseException``, re-raised); otherwise it returns what ``method``
+        returns.
     """
 
     @functools.wraps(method)
@@ -490,7 +503,21 @@ _CACHE_KEYS = {"problem", "scales", "factor", "cond", "solver", "n_rows"}
 
 
 def stacked_rhs(blocks, n_rows):
-    """The blocks' right-hand sides in the order of the stacked rows (zeros after)."""
+    """The blocks' right-hand sides in the order of the stacked rows (zeros after).
+
+    Parameters
+    ----------
+    blocks : list of LinearBlock
+        The validated blocks, in the order their rows are stacked.
+    n_rows : int
+        Rows of the stacked system (at least the blocks' total number of
+        points; extra rows, e.g. mean conditions, get zeros).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        The blocks' ``rhs`` concatenated, then zeros.
+    """
     out = np.zeros(n_rows)
     sizes = [b.X.shape[0] for b in blocks]
     out[:sum(sizes)] = np.concatenate([b.rhs for b in blocks])
@@ -498,7 +525,28 @@ def stacked_rhs(blocks, n_rows):
 
 
 def problem_key(basis, blocks, extra):
-    """What makes a ``fit_linear`` matrix: copies, compared by :func:`same_problem`."""
+    """What makes a ``fit_linear`` matrix: copies, compared by :func:`same_problem`.
+
+    Parameters
+    ----------
+    basis : Basis
+        The estimator's basis (``basis_``): its random features, cells and
+        box.
+    blocks : list of LinearBlock
+        The validated blocks of the fit.
+    extra : tuple
+        Anything else the matrix depends on, compared with ``==``
+        (``fit_linear`` passes ``(n_components_, solver)``).
+
+    Returns
+    -------
+    dict
+        The key stored as ``cache["problem"]``: the basis's shape and
+        ``extra`` (key ``"shape"``), copies of its weights, biases, cell
+        sizes and clamp, its centers relative to the box's low corner, the
+        box's largest coordinate (``"span"``) and, per block, its points
+        relative to the low corner, its terms and its weight.
+    """
     return dict(
         shape=(basis.dim, basis.n_cells, basis.features, basis.pou_code, basis.act_code,
                extra),
@@ -510,7 +558,28 @@ def problem_key(basis, blocks, extra):
 
 
 def same_problem(cache, basis, blocks, extra):
-    """True when ``cache`` holds the factorization of this problem (see ``fit_linear``)."""
+    """True when ``cache`` holds the factorization of this problem (see ``fit_linear``).
+
+    Parameters
+    ----------
+    cache : dict
+        A ``reuse`` cache of ``fit_linear``: empty, or filled with the key
+        ``"problem"`` made by :func:`problem_key`.
+    basis : Basis
+        The estimator's basis for this fit.
+    blocks : list of LinearBlock
+        The validated blocks of this fit.
+    extra : tuple
+        As for :func:`problem_key`.
+
+    Returns
+    -------
+    bool
+        False for an empty cache; True when the basis's shape, ``extra``,
+        weights, biases and clamp are the cached ones, and the cell sizes,
+        centers, points (relative to the box's low corner) and coefficients
+        agree within ``REUSE_RTOL`` (see ``fit_linear``'s ``reuse``).
+    """
     if not cache:
         return False
     key = cache["problem"]

@@ -138,6 +138,22 @@ def collapse_rhs(c, qr, tau):
     its first ``w - 1`` reflectors act on ``c``, the last one only gathers
     the rest of ``c`` into one entry, whose sign is immaterial (its row is
     zero in every unknown column).
+
+    Parameters
+    ----------
+    c : ndarray of float64, shape (m,)
+        The new right-hand side entries of the block's rows; may be
+        overwritten.
+    qr : ndarray of float64, shape (m, w)
+        The ``dgeqrf`` reflectors of the block (its last column was the
+        right-hand side).
+    tau : ndarray of float64
+        The ``dgeqrf`` scalar factors of the reflectors (at least ``w - 1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (w,)
+        The first ``w - 1`` entries of ``Q^T c``, then the norm of the rest.
     """
     w = qr.shape[1]
     out, _, info = lapack.dormqr("L", "T", qr[:, :w - 1], tau[:w - 1], c[:, None],
