@@ -6,7 +6,7 @@ init plateaus), B: u = sin(pi x) sin(pi y) + 0.5 sin(3 pi x) sin(4 pi y) (a
 low-frequency part that default init fits quickly).  Both are reported.
 tanh MLP depth 3, width 50; MSE on a 40x40 uniform grid; full-batch Adam
 lr 1e-3, float32; relative L2 error on the 64x64 Gauss-Legendre rule
-(``rankcore.init.default_quadrature``), which also gives the eps-rank of the
+(``rankcore.sfli.default_quadrature``), which also gives the eps-rank of the
 last hidden layer (absolute eps 1e-3).  SFLI = ``bridge.sfli_(net, box)``,
 i.e. UDI with the measured default gamma.  Paper's claim: relative error
 after 1000 iterations at least 90% lower with SFLI.
@@ -48,7 +48,7 @@ def main(argv=None):
     C.header("repro 2: Ex 4.2 2-D fit, default (Xavier) vs SFLI (UDI)", argv)
     steps = 300 if a.quick else (5000 if a.full else 1000)
     seeds = [0] if a.quick else [0, 1, 2]
-    q = rankcore.init.default_quadrature(BOX)
+    q = rankcore.sfli.default_quadrature(BOX)
     xq = torch.tensor(q.points, dtype=torch.float32)
     wq = torch.tensor(q.weights, dtype=torch.float32)
     g1 = torch.linspace(-1, 1, 40)

@@ -2,7 +2,7 @@
 
 Part P (placement): where SFLI should act in each architecture, decided by
 the initial eps-rank of the last hidden layer (absolute eps 1e-3, width 50,
-``rankcore.init.default_quadrature`` on [-1, 1] and [-1, 1]^2, 3 seeds):
+``rankcore.sfli.default_quadrature`` on [-1, 1] and [-1, 1]^2, 3 seeds):
 modified MLP (depth 4) with SFLI on nothing / W_1 / U and V / all three;
 PirateNet (2 blocks) with the dense embedding default or SFLI, and with the
 original random Fourier embedding (scale 1 and 5).
@@ -33,7 +33,7 @@ def placement_table():
     print(f"{'d':>2s} {'architecture':>24s} {'SFLI acts on':>22s} {'ranks':>14s}")
     for d in (1, 2):
         box = [(-1.0, 1.0)] * d
-        q = rankcore.init.default_quadrature(box)
+        q = rankcore.sfli.default_quadrature(box)
         xq = torch.tensor(q.points)
         options = [
             ("modified MLP depth 4", "-", None, []),
@@ -83,7 +83,7 @@ def main(argv=None):
     seeds = [0, 1, 2] if a.full else [0]
     if a.seeds is not None:
         seeds = list(range(max(1, a.seeds)))
-    q = rankcore.init.default_quadrature(BOX)
+    q = rankcore.sfli.default_quadrature(BOX)
     xq = torch.tensor(q.points, dtype=torch.float32)
     wq = torch.tensor(q.weights, dtype=torch.float32)
     uq = exact(xq)

@@ -137,7 +137,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=40)
     p.add_argument("--eps", type=float, default=1e-3)
     p.add_argument("--shape", type=float, default=None,
-                   help="SFLI (UDI) shape factor; default rankcore.init.DEFAULT_SHAPE")
+                   help="SFLI (UDI) shape factor; default rankcore.sfli.DEFAULT_SHAPE")
     args = p.parse_args(argv)
     try:
         from sklearn.datasets import load_digits
@@ -170,9 +170,9 @@ def main(argv=None):
           f"sigmoid MLP 64-{'-'.join(map(str, WIDTHS))}-10, SGD lr {args.lr}, batch "
           f"{args.batch}, {args.epochs} epochs, seeds {args.seeds}")
     shape = (args.shape if args.shape is not None
-             else rankcore.init.default_shape("sigmoid", "udi", 64))
+             else rankcore.sfli.default_shape("sigmoid", "udi", 64))
     print(f"SFLI: bridge.sfli_(model, domain=[(0, 1)] * 64) -> UDI, sigmoid, shape s = "
-          f"{shape:g} ({'--shape' if args.shape is not None else 'rankcore.init.DEFAULT_SHAPE'})")
+          f"{shape:g} ({'--shape' if args.shape is not None else 'rankcore.sfli.DEFAULT_SHAPE'})")
     print(f"eps-rank: last hidden layer ({WIDTHS[-1]} features), absolute eps = {args.eps:g}, "
           f"empirical measure of the training images (weights 1/{len(tr)})")
 
