@@ -9,6 +9,7 @@
     python bench/rfm_scale.py --section prune    # prune_eps against unpruned bases
     python bench/rfm_scale.py --section goals [--big]  # the scale goal cases, with the
                                                  # code before the change side by side
+    python bench/rfm_scale.py --section jobs     # the goal cases with n_jobs=2
     python bench/rfm_scale.py --section dask     # solver="dask": 1 worker against 2
 
 Problem: -Laplace u = f on the unit square (cube), u = g on the boundary,
@@ -160,10 +161,13 @@ def worker(cfg):
     method = cfg["method"]
     if method.startswith("dask-"):
         return worker_dask(cfg, u, f, box, base)
+    jobs = None
+    if method.startswith("multifrontal-j"):   # subtrees in parallel processes (n_jobs)
+        method, jobs = "multifrontal", int(method.split("-j")[1])
     lib = method if method in ("banded", "multifrontal", "dense", "lsmr") else "banded"
     c0, t0 = time.process_time(), time.perf_counter()
     m = RFM(box, subdomains=cfg["sub"], features=cfg["J"], random_state=0, solver=lib,
-            scale=cfg.get("scale"))
+            scale=cfg.get("scale"), n_jobs=jobs)
     extra = ""
     if lib == method:
         m.fit_poisson(f, u)
@@ -387,7 +391,7 @@ def prune_table(threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--section", choices=["solvers", "scale2d", "scale3d", "peer", "epsrank",
-                                          "prune", "goals", "dask", "all"],
+                                          "prune", "goals", "jobs", "dask", "all"],
                     default="all")
     ap.add_argument("--before", default="005c7a7",
                     help="git revision of the code before the change, run side by side on "
@@ -424,6 +428,12 @@ def main():
         phase_table("Scale goals: 2-D Poisson (sin 2pi x sin 2pi y) and "
                     "3-D Poisson (sin 2pi x sin 2pi y sin 2pi z + x), default points and scale",
                     items, args.threads, args.timeout)
+    if sec in ("jobs", "all"):
+        c2, c3 = dict(d=2, sub=32, J=100), dict(d=3, sub=3, J=900, u="2pi+x")
+        phase_table("Scale goals with n_jobs=2 (two processes with one BLAS thread each "
+                    "factor the subtrees; the top separators with the BLAS threads given)",
+                    [("n_jobs=2", "multifrontal-j2", c2, ROOT),
+                     ("n_jobs=2", "multifrontal-j2", c3, ROOT)], args.threads, args.timeout)
     if sec in ("dask", "all"):
         cfg = dict(d=2, sub=args.dask_sub, J=100)
         phase_table(f"solver='dask' on a LocalCluster (threads_per_worker=1, "

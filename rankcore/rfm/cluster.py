@@ -27,10 +27,10 @@ import time
 import numpy as np
 
 from .fronts import tick
-from .multifrontal import Plan, condition_estimate
+from .multifrontal import Plan, condition_estimate, split_tree
 from .qr import QRFactor
 
-__all__ = ["solve_dask", "get_client", "DaskFactor", "split_tree", "WORKER_MODULES"]
+__all__ = ["solve_dask", "get_client", "DaskFactor", "WORKER_MODULES"]
 
 #: Modules every worker must import before a solve is sent (checked first).
 WORKER_MODULES = ("rankcore.rfm.fronts",)
@@ -64,64 +64,6 @@ def get_client():
             "but none is running: start one first, e.g. `from distributed import Client; "
             "client = Client(LocalCluster(n_workers=2))` or `Client('scheduler-address')`"
         ) from None
-
-
-def split_tree(parent, work, n_parts):
-    """Cut a tree into independent subtrees and the nodes above them.
-
-    Parameters
-    ----------
-    parent : ndarray of int
-        Parent of each node (post-order; -1 for a root).
-    work : ndarray of float
-        Work of each node (any positive measure).
-    n_parts : int
-        Subtrees wanted (at least).
-
-    Returns
-    -------
-    subtrees : list of list of int
-        The nodes of each subtree in post-order, heaviest first.
-    top : list of int
-        The other nodes, in post-order.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> parent = np.array([2, 2, 6, 5, 5, 6, -1])   # two subtrees under node 6
-    >>> split_tree(parent, np.ones(7), 2)
-    ([[0, 1, 2], [3, 4, 5]], [6])
-    """
-    n = len(parent)
-    kids = [[] for _ in range(n)]
-    for v in range(n):
-        if parent[v] >= 0:
-            kids[parent[v]].append(v)
-    total = np.array(work, float).copy()
-    for v in range(n):   # post-order: children before parents
-        if parent[v] >= 0:
-            total[parent[v]] += total[v]
-    roots = [v for v in range(n) if parent[v] < 0]
-    cut, top = list(roots), []
-    while len(cut) < n_parts:
-        splittable = [v for v in cut if kids[v]]
-        if not splittable:
-            break
-        v = max(splittable, key=lambda u: total[u])
-        cut.remove(v)
-        top.append(v)
-        cut.extend(kids[v])
-
-    def nodes_of(v):
-        out, stack = [], [v]
-        while stack:
-            u = stack.pop()
-            out.append(u)
-            stack.extend(kids[u])
-        return sorted(out)
-
-    subtrees = sorted((nodes_of(v) for v in cut), key=lambda s: -total[s[-1]])
-    return subtrees, sorted(top)
 
 
 def _eliminate(group, incoming, keep):
@@ -372,15 +314,21 @@ def solve_dask(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *, keep=False,
     plan.check_memory(limit, where="one Dask worker (its memory_limit)")
     work = plan.front_bytes * plan.width   # ~ flops of a front's QR
     subtrees, top = split_tree(plan.parent, work, len(workers))
-    # heaviest subtrees first, each to the least loaded worker
+    # heaviest subtrees first, each to the least loaded worker; kept in
+    # post-order, so that the top fronts receive their blocks in the order of
+    # the solve in one process
     load = {w: 0.0 for w in workers}
-    placed = []
-    for nodes in subtrees:
+    where = {}
+    for i in sorted(range(len(subtrees)), key=lambda i: -float(work[subtrees[i]].sum())):
         w = min(workers, key=lambda u: load[u])
-        load[w] += float(work[nodes].sum())
-        g = client.scatter(plan.group(nodes, rows, blocks, vals, rhs), workers=[w])
-        placed.append((w, g))
-    top_worker = placed[0][0] if placed else workers[0]
+        load[w] += float(work[subtrees[i]].sum())
+        where[i] = w
+    placed = [(where[i], client.scatter(plan.group(nodes, rows, blocks, vals, rhs),
+                                        workers=[where[i]]))
+              for i, nodes in enumerate(subtrees)]
+    heaviest = max(range(len(subtrees)), key=lambda i: float(work[subtrees[i]].sum()),
+                   default=None)
+    top_worker = where[heaviest] if heaviest is not None else workers[0]
     top_group = (client.scatter(plan.group(top, rows, blocks, vals, rhs), workers=[top_worker])
                  if top else None)
     t = tick(timings, "front assembly", t)

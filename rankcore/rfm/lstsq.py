@@ -31,6 +31,7 @@ estimator on the block factor for banded), for LSMR the estimate LSMR returns.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -45,7 +46,7 @@ from .multifrontal import solve_multifrontal
 from .qr import (PANEL_BLOCK, FrontStep, QRFactor, guard_diagonal, hager_inverse_norm,
                  panel_block)
 
-__all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "row_norms",
+__all__ = ["UnderdeterminedBlock", "SOLVERS", "PANEL_BLOCK", "panel_block", "check_jobs", "row_norms",
            "matvec", "to_csr", "to_dense", "solve_dense", "solve_banded", "solve_lsmr",
            "solve_system", "QRFactor", "FrontStep", "guard_diagonal",
            "hager_inverse_norm"]
@@ -55,6 +56,39 @@ SOLVERS = ("auto", "banded", "dense", "lsmr", "multifrontal", "dask")
 # --section solvers measured it faster from 6x6 cells on (1.2 against 1.7 CPU s
 # at 6x6 x 100 features, 15.5 against 60.0 at 14x14), with the same error.
 AUTO_MULTIFRONTAL_CELLS = 36
+
+
+def check_jobs(n_jobs):
+    """Validate ``n_jobs``: None -> 1, -1 -> the number of cores, else an int >= 1.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        Processes asked for.
+
+    Returns
+    -------
+    int
+        Processes to use.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not None, -1 or a positive int.
+
+    Examples
+    --------
+    >>> check_jobs(None), check_jobs(2)
+    (1, 2)
+    """
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool):
+        if n_jobs == -1:
+            return max(1, os.cpu_count() or 1)
+        if n_jobs >= 1:
+            return int(n_jobs)
+    raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}")
 
 
 class UnderdeterminedBlock(Exception):
@@ -250,7 +284,7 @@ def solve_dense(rows, blocks, vals, rhs, n_rows, n_blocks):
 # ------------------------------------------------------------- dispatch ---
 
 def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coords=None,
-                 keep=False, timings=None):
+                 keep=False, timings=None, n_jobs=1):
     """Solve the pair-stored least-squares system with the named solver.
 
     Parameters
@@ -277,6 +311,10 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         entry named after the solver that ran (``"banded QR"``, ``"dense QR"``,
         ``"lsmr"``) for the others (factorization, back substitution and
         condition estimate together).
+    n_jobs : int
+        Processes for the multifrontal QR's independent subtrees (see
+        :func:`~rankcore.rfm.multifrontal.solve_multifrontal`); other
+        solvers ignore it.
 
     Returns
     -------
@@ -319,7 +357,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
         # QR no usable pivots: dense below, as for banded)
         try:
             out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
-                                     keep=keep, timings=timings)
+                                     keep=keep, timings=timings, n_jobs=n_jobs)
             return (out[0], float(out[1]), "multifrontal") + tuple(out[2:])
         except ValueError:  # a row coupling distant cells (mean=): banded below
             pass
@@ -361,7 +399,7 @@ def solve_system(rows, blocks, vals, rhs, n_rows, n_blocks, solver="auto", coord
             raise ValueError("solver='multifrontal' needs the grid coordinates "
                              "of the blocks (coords)")
         out = solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords,
-                                 keep=keep, timings=timings)
+                                 keep=keep, timings=timings, n_jobs=n_jobs)
         x, cond = out[:2]
         factor = out[2] if keep else None
     if timings is not None and used not in ("multifrontal", "dask"):

@@ -98,6 +98,12 @@ class RFM(PDEFits):
     components : int
         Number of unknown functions (a system); each has its own
         coefficients over the same random features.
+    n_jobs : int or None
+        Processes that factor independent subtrees of the multifrontal QR at
+        the same time (``solver="multifrontal"``, or ``"auto"`` when it picks
+        it), each with one BLAS thread: 2 uses both cores of a 2-core
+        machine better than two BLAS threads (``bench/rfm_scale.py``).
+        None or 1: one process; -1: one per core.  Same results to rounding.
     prune_eps : float in (0, 1) or None
         Keep on every cell only features that are ε-linearly independent
         there (relative threshold on the cell's Gram eigenvalues, strong
@@ -171,7 +177,7 @@ class RFM(PDEFits):
 
     def __init__(self, box, subdomains=1, features=100, pou="b",
                  activation="tanh", scale=None, solver="auto",
-                 random_state=None, components=1, prune_eps=None):
+                 random_state=None, components=1, prune_eps=None, n_jobs=None):
         self.box = box
         self.subdomains = subdomains
         self.features = features
@@ -182,6 +188,7 @@ class RFM(PDEFits):
         self.random_state = random_state
         self.components = components
         self.prune_eps = prune_eps
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------ setup ---
     def _setup(self):
@@ -195,6 +202,7 @@ class RFM(PDEFits):
         if not isinstance(self.pou, str) or self.pou not in POUS:
             raise ValueError(f"pou must be 'a' or 'b', got {self.pou!r}")
         activation_code(self.activation)
+        self._jobs = _ls.check_jobs(self.n_jobs)
         R = DEFAULT_SCALE[d] if self.scale is None else \
             check_positive_scalar(self.scale, "scale")
         check_choice(self.solver, "solver", _ls.SOLVERS)
@@ -500,7 +508,8 @@ class RFM(PDEFits):
         """Least-squares coefficients of the values ys (columns: components) at X."""
         rows, blocks, vals, rhs, n_rows = _as.stack(self._value_systems(X, ys.T, None))
         coef, _, _ = _ls.solve_system(rows, blocks, vals, rhs, n_rows, self.n_subdomains_,
-                                      self.solver, coords=self.basis_.cell_index)
+                                      self.solver, coords=self.basis_.cell_index,
+                                      n_jobs=self._jobs)
         if not np.all(np.isfinite(coef)):
             raise FloatingPointError("fitting init to the basis produced non-finite "
                                      "coefficients; pass a smoother init or fewer features")
@@ -533,7 +542,8 @@ class RFM(PDEFits):
         timings = {"row assembly": t1 - t0}
         coef, cond, used, *kept = _ls.solve_system(
             rows, blocks, vals, rhs, n_rows, self.n_subdomains_, self.solver,
-            coords=self.basis_.cell_index, keep=fill is not None, timings=timings)
+            coords=self.basis_.cell_index, keep=fill is not None, timings=timings,
+            n_jobs=self._jobs)
         t2 = time.perf_counter()
         if not np.all(np.isfinite(coef)):
             raise FloatingPointError(

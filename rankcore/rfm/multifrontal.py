@@ -38,8 +38,10 @@ separator cells of ``J`` features: ``O(N^1.5)`` in 2-D and ``O(N^2)`` in
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -47,7 +49,7 @@ from .fronts import FrontGroup, StaircaseFactor, tick
 from .qr import hager_inverse_norm
 
 __all__ = ["solve_multifrontal", "dissection_tree", "Plan", "FrontTooLarge",
-           "condition_estimate", "physical_memory"]
+           "condition_estimate", "physical_memory", "split_tree", "eliminate_in_processes"]
 
 
 class FrontTooLarge(MemoryError):
@@ -305,7 +307,7 @@ class Plan:
 
 
 def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
-                       leaf_size=None, keep=False, timings=None):
+                       leaf_size=None, keep=False, timings=None, n_jobs=1):
     """Least squares by multifrontal QR in nested-dissection order.
 
     Parameters
@@ -333,6 +335,13 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
         symbolic analysis, scattering rows and contribution blocks into
         fronts), ``"private QR"`` (the per-cell reduction of private rows),
         ``"front QR"``, ``"back substitution"`` and ``"condition estimate"``.
+        With ``n_jobs > 1`` the subtrees' phases count as ``"front QR"``
+        (wall time of the parallel part).
+    n_jobs : int
+        Processes of this machine that factor independent subtrees of the
+        dissection tree at the same time (each with one BLAS thread; the
+        separators above them are factored here). 1: all in this process.
+        The arithmetic is the same, so the results are too (to rounding).
 
     Returns
     -------
@@ -370,16 +379,28 @@ def solve_multifrontal(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *,
     J = vals.shape[1]
     plan = Plan(rows, blocks, n_rows, n_blocks, coords, J, leaf_size)
     plan.check_memory(physical_memory())
-    group = plan.group(range(plan.n_nodes), rows, blocks, vals, rhs)
-    t = tick(timings, "front assembly", t)
-    group.eliminate(keep=keep, timings=timings)
+    if n_jobs > 1 and plan.n_nodes > 1:
+        subtrees, top = split_tree(plan.parent, plan.front_bytes * plan.width, n_jobs)
+        groups = [plan.group(nodes, rows, blocks, vals, rhs) for nodes in subtrees]
+        top_group = plan.group(top, rows, blocks, vals, rhs)
+        t = tick(timings, "front assembly", t)
+        groups, incoming = eliminate_in_processes(groups, n_jobs, keep)
+        tick(timings, "front QR", t)
+        top_group.eliminate(incoming, keep=keep, timings=timings)
+        groups.append(top_group)
+    else:
+        groups = [plan.group(range(plan.n_nodes), rows, blocks, vals, rhs)]
+        t = tick(timings, "front assembly", t)
+        groups[0].eliminate(keep=keep, timings=timings)
     t = time.perf_counter()
-    x = group.back(np.zeros((n_blocks, J)))
+    x = np.zeros((n_blocks, J))
+    for g in reversed(groups):
+        g.back(x)
     t = tick(timings, "back substitution", t)
-    cond = condition_estimate([group], n_blocks, J)
+    cond = condition_estimate(groups, n_blocks, J)
     tick(timings, "condition estimate", t)
     if keep:
-        return x, cond, StaircaseFactor([group], n_blocks, J, n_rows)
+        return x, cond, StaircaseFactor(groups, n_blocks, J, n_rows)
     return x, cond
 
 
@@ -425,3 +446,109 @@ def condition_estimate(groups, n_blocks, J, sums=None, solve=None, solve_t=None)
     with np.errstate(over="ignore", invalid="ignore"):
         inv = hager_inverse_norm(flat(solve), flat(solve_t), n_blocks * J)
     return float(norm * inv) if np.isfinite(inv) else np.inf
+
+
+def split_tree(parent, work, n_parts):
+    """Cut a tree into independent subtrees and the nodes above them.
+
+    Parameters
+    ----------
+    parent : ndarray of int
+        Parent of each node (post-order; -1 for a root).
+    work : ndarray of float
+        Work of each node (any positive measure).
+    n_parts : int
+        Subtrees wanted (at least).
+
+    Returns
+    -------
+    subtrees : list of list of int
+        The nodes of each subtree in post-order; the subtrees in post-order
+        of their roots (the order in which one process would finish them, so
+        that a parent receives its children's blocks in the same order).
+    top : list of int
+        The other nodes, in post-order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parent = np.array([2, 2, 6, 5, 5, 6, -1])   # two subtrees under node 6
+    >>> split_tree(parent, np.ones(7), 2)
+    ([[0, 1, 2], [3, 4, 5]], [6])
+    """
+    n = len(parent)
+    kids = [[] for _ in range(n)]
+    for v in range(n):
+        if parent[v] >= 0:
+            kids[parent[v]].append(v)
+    total = np.array(work, float).copy()
+    for v in range(n):   # post-order: children before parents
+        if parent[v] >= 0:
+            total[parent[v]] += total[v]
+    roots = [v for v in range(n) if parent[v] < 0]
+    cut, top = list(roots), []
+    while len(cut) < n_parts:
+        splittable = [v for v in cut if kids[v]]
+        if not splittable:
+            break
+        v = max(splittable, key=lambda u: total[u])
+        cut.remove(v)
+        top.append(v)
+        cut.extend(kids[v])
+
+    def nodes_of(v):
+        out, stack = [], [v]
+        while stack:
+            u = stack.pop()
+            out.append(u)
+            stack.extend(kids[u])
+        return sorted(out)
+
+    subtrees = sorted((nodes_of(v) for v in cut), key=lambda s: s[-1])
+    return subtrees, sorted(top)
+
+
+def _one_blas_thread():
+    """Process-pool initializer: one BLAS thread per process (the processes share the cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl absent: BLAS as configured
+        return
+    threadpool_limits(1)
+
+
+def _eliminate_group(group, keep):
+    timings = {}
+    out = group.eliminate(keep=keep, timings=timings)
+    return group, out
+
+
+def eliminate_in_processes(groups, n_jobs, keep=False):
+    """Factor independent groups in ``n_jobs`` worker processes of this machine.
+
+    Parameters
+    ----------
+    groups : list of FrontGroup
+        Independent subtrees (no group is another's ancestor).
+    n_jobs : int
+        Processes (each with one BLAS thread).
+    keep : bool
+        Keep the reflectors (see :meth:`FrontGroup.eliminate`).
+
+    Returns
+    -------
+    groups : list of FrontGroup
+        The factored groups (sent back from the processes), in the given order.
+    outgoing : dict of int to list
+        Their contribution blocks for the nodes above them.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(groups)), mp_context=ctx,
+                             initializer=_one_blas_thread) as pool:
+        done = list(pool.map(_eliminate_group, groups, [keep] * len(groups)))
+    outgoing = {}
+    for _, out in done:
+        for v, parts in out.items():
+            outgoing.setdefault(v, []).extend(parts)
+    return [g for g, _ in done], outgoing

@@ -42,9 +42,9 @@ def test_split_tree_cuts_the_heaviest_subtrees():
     parent = np.array([2, 2, 8, 5, 5, 7, 7, 8, -1])
     work = np.array([1, 1, 1, 5, 5, 1, 1, 1, 1.0])
     sub, top = split_tree(parent, work, 2)
-    assert sub == [[3, 4, 5, 6, 7], [0, 1, 2]] and top == [8]
+    assert sub == [[0, 1, 2], [3, 4, 5, 6, 7]] and top == [8]
     sub, top = split_tree(parent, work, 3)
-    assert top == [7, 8] and sorted(map(tuple, sub)) == [(0, 1, 2), (3, 4, 5), (6,)]
+    assert top == [7, 8] and sub == [[0, 1, 2], [3, 4, 5], [6]]
     assert split_tree(np.array([-1]), np.ones(1), 4) == ([[0]], [])
 
 
