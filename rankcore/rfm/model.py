@@ -98,16 +98,16 @@ class RFM(PDEFits):
     components : int
         Number of unknown functions (a system); each has its own
         coefficients over the same random features.
+    prune_eps : float in (0, 1) or None
+        Keep on every cell only features that are ε-linearly independent
+        there (relative threshold on the cell's Gram eigenvalues, strong
+        rank-revealing selection; :mod:`rankcore.rfm.prune`).  None keeps all.
     n_jobs : int or None
         Processes that factor independent subtrees of the multifrontal QR at
         the same time (``solver="multifrontal"``, or ``"auto"`` when it picks
         it), each with one BLAS thread: 2 uses both cores of a 2-core
         machine better than two BLAS threads (``bench/rfm_scale.py``).
         None or 1: one process; -1: one per core.  Same results to rounding.
-    prune_eps : float in (0, 1) or None
-        Keep on every cell only features that are ε-linearly independent
-        there (relative threshold on the cell's Gram eigenvalues, strong
-        rank-revealing selection; :mod:`rankcore.rfm.prune`).  None keeps all.
 
     Attributes
     ----------
