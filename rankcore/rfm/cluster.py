@@ -226,7 +226,7 @@ class DaskFactor(QRFactor):
             The residual norm.
         """
         run = self.run
-        rhs_f = run.client.scatter(rhs, broadcast=True)
+        rhs_f = run.client.scatter(rhs, broadcast=True, direct=True)
         reps = [run.submit(_replay, w, fut, rhs_f, None) for w, fut in run.subtrees]
         top_rep = None
         if run.top is not None:
@@ -323,13 +323,15 @@ def solve_dask(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *, keep=False,
         w = min(workers, key=lambda u: load[u])
         load[w] += float(work[subtrees[i]].sum())
         where[i] = w
+    # direct=True: the rows go to the worker, not through the scheduler
     placed = [(where[i], client.scatter(plan.group(nodes, rows, blocks, vals, rhs),
-                                        workers=[where[i]]))
+                                        workers=[where[i]], direct=True))
               for i, nodes in enumerate(subtrees)]
     heaviest = max(range(len(subtrees)), key=lambda i: float(work[subtrees[i]].sum()),
                    default=None)
     top_worker = where[heaviest] if heaviest is not None else workers[0]
-    top_group = (client.scatter(plan.group(top, rows, blocks, vals, rhs), workers=[top_worker])
+    top_group = (client.scatter(plan.group(top, rows, blocks, vals, rhs), workers=[top_worker],
+                                direct=True)
                  if top else None)
     t = tick(timings, "front assembly", t)
     run = _Run(client, [], None, n_blocks, J)
