@@ -184,6 +184,10 @@ def worker(cfg):
                                      method == "normal eq. sparse")
         m.coef_ = coef
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)   # n_jobs' worker processes
+    if jobs:
+        cpu += kids.ru_utime + kids.ru_stime
+        extra = f"CPU s includes the {jobs} worker processes; their peak {kids.ru_maxrss / 1e6:.2f} GB"
     return dict(err=_error(np, m, u, d), wall=wall, cpu=cpu, n=m.n_unknowns_, n_eq=n_eq,
                 peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
                 base=base, extra=extra, timings=getattr(m, "timings_", None),
