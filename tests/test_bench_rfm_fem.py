@@ -9,24 +9,20 @@ normally: it is in the ``test`` extra.
 """
 
 import contextlib
-import importlib.util
 import io
-import pathlib
 
 import numpy as np
 import pytest
+
+from _bench import load_bench
 import skfem
 
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("rfm_fem", ROOT / "bench" / "rfm_fem.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("rfm_fem")
 
 
 def _laplacian(u, X, h=1e-4):

@@ -6,20 +6,16 @@ derivatives as numpy's; the benchmark prints both differences, checked here
 on its quick sizes (timings are printed, never asserted).
 """
 
-import importlib.util
-import pathlib
 import re
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from _bench import load_bench
+
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("rfm_kernels", ROOT / "bench" / "rfm_kernels.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("rfm_kernels")
 
 
 def test_quick_run_prints_both_tables_and_the_kernels_agree(capsys):

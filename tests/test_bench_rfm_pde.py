@@ -7,21 +7,17 @@ is run on the cheapest problems (quick sizes) through the public API, so a
 change of that API that breaks the benchmark fails here too.
 """
 
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from _bench import load_bench
+
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("rfm_pde", ROOT / "bench" / "rfm_pde.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("rfm_pde")
 
 
 def _derivative(u, X, alpha, h):

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from _bench import load_bench
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
 import sfli_study  # noqa: E402
 import sfli_udi_shapes  # noqa: E402
@@ -50,12 +52,7 @@ def test_shape_sweep_chooses_among_the_tried_factors(capsys):
 
 
 def _load(name):
-    import importlib.util
-    path = os.path.join(os.path.dirname(__file__), "..", "bench", name + ".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench(name)
 
 
 def test_shape_tables_bench_runs(capsys):
