@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .fronts import tick
+from .fronts import merge_outgoing, tick
 from .multifrontal import Plan, condition_estimate, split_tree
 from .qr import QRFactor
 
@@ -76,25 +76,17 @@ def _outgoing(result):
     return result[1]
 
 
-def _merge(parts):
-    merged = {}
-    for part in parts:
-        for v, blocks in part.items():
-            merged.setdefault(v, []).extend(blocks)
-    return merged
-
-
 def _back(result, x, ys=None):
     group = result[0]
     x = group.back(np.array(x), ys)
-    piv = np.concatenate([group.pivots[v] for v in group.nodes])
+    piv = group.pivot_blocks
     return piv, x[piv]
 
 
 def _solve_r(result, b, x):
     group = result[0]
     x = group.solve_r(b, np.array(x))
-    piv = np.concatenate([group.pivots[v] for v in group.nodes])
+    piv = group.pivot_blocks
     return piv, x[piv]
 
 
@@ -102,7 +94,7 @@ def _solve_rt(result, w):
     group = result[0]
     w0 = np.asarray(w)
     w, z = group.solve_rt(w0.copy(), np.zeros_like(w0))
-    piv = np.concatenate([group.pivots[v] for v in group.nodes])
+    piv = group.pivot_blocks
     return w - w0, piv, z[piv]
 
 
@@ -232,7 +224,7 @@ class DaskFactor(QRFactor):
         if run.top is not None:
             w, fut = run.top
             outs = [run.submit(_replay_out, wk, rp) for (wk, _), rp in zip(run.subtrees, reps)]
-            incoming = run.submit(_merge, w, outs)
+            incoming = run.submit(merge_outgoing, w, outs)
             top_rep = run.submit(_replay, w, fut, rhs_f, incoming)
         res2 = sum(run.gather([run.submit(_res2, wk, rp) for (wk, _), rp in
                                zip(run.subtrees, reps)]))
@@ -339,7 +331,7 @@ def solve_dask(rows, blocks, vals, rhs, n_rows, n_blocks, coords, *, keep=False,
     run.subtrees = subs
     if top_group is not None:
         outs = [run.submit(_outgoing, w, f) for w, f in subs]
-        incoming = run.submit(_merge, top_worker, outs)
+        incoming = run.submit(merge_outgoing, top_worker, outs)
         run.top = (top_worker, run.submit(_eliminate, top_worker, top_group, incoming, keep))
     # wait for the elimination (errors surface here)
     run.gather([f for _, f in subs] + ([run.top[1]] if run.top else []))

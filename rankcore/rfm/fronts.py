@@ -31,7 +31,8 @@ from scipy.linalg import lapack
 from ._kernels import scatter_dense
 from .qr import QRFactor, collapse_rhs, guard_diagonal, panel_block
 
-__all__ = ["FrontGroup", "MultifrontalStep", "StaircaseFactor", "staircase_qr", "tick"]
+__all__ = ["FrontGroup", "MultifrontalStep", "StaircaseFactor", "merge_outgoing",
+           "staircase_qr", "tick"]
 
 
 def tick(timings, name, t0):
@@ -55,6 +56,34 @@ def tick(timings, name, t0):
     if timings is not None:
         timings[name] = timings.get(name, 0.0) + (t1 - t0)
     return t1
+
+
+def merge_outgoing(parts, into=None):
+    """Merge the blocks several groups pass on, per receiving node, in the order given.
+
+    Parameters
+    ----------
+    parts : iterable of dict of int to list
+        What each group passes on (:meth:`FrontGroup.eliminate` or the
+        ``out`` of :meth:`FrontGroup.replay`), groups in post-order.
+    into : dict, optional
+        A dict to extend (default: a new one).
+
+    Returns
+    -------
+    dict of int to list
+        The blocks per receiving node.
+
+    Examples
+    --------
+    >>> merge_outgoing([{3: ["a"]}, {3: ["b"], 4: ["c"]}])
+    {3: ['a', 'b'], 4: ['c']}
+    """
+    merged = {} if into is None else into
+    for part in parts:
+        for v, blocks in part.items():
+            merged.setdefault(v, []).extend(blocks)
+    return merged
 
 
 class FrontGroup:
@@ -101,6 +130,11 @@ class FrontGroup:
         self.own, self.pairs, self.row_ids = own, pairs, row_ids
         self.factors = {}
         self.steps = {}
+
+    @property
+    def pivot_blocks(self):
+        """The blocks the group's nodes eliminate, in elimination order (ndarray of int)."""
+        return np.concatenate([self.pivots[v] for v in self.nodes])
 
     # ------------------------------------------------------------ factor ---
     def eliminate(self, incoming=None, keep=False, timings=None):
@@ -507,8 +541,7 @@ class StaircaseFactor(QRFactor):
         for g in self.groups:
             y, out, r2 = g.replay(rhs, {v: passed.pop(v) for v in g.nodes if v in passed})
             ys.update(y)
-            for v, parts in out.items():
-                passed.setdefault(v, []).extend(parts)
+            merge_outgoing([out], into=passed)
             res2 += r2
         x = np.zeros((self.n_blocks, self.J))
         for g in reversed(self.groups):

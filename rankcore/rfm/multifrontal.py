@@ -45,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from .fronts import FrontGroup, StaircaseFactor, tick
+from .fronts import FrontGroup, StaircaseFactor, merge_outgoing, tick
 from .qr import hager_inverse_norm
 
 __all__ = ["solve_multifrontal", "dissection_tree", "Plan", "FrontTooLarge",
@@ -547,8 +547,4 @@ def eliminate_in_processes(groups, n_jobs, keep=False):
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(groups)), mp_context=ctx,
                              initializer=_one_blas_thread) as pool:
         done = list(pool.map(_eliminate_group, groups, [keep] * len(groups)))
-    outgoing = {}
-    for _, out in done:
-        for v, parts in out.items():
-            outgoing.setdefault(v, []).extend(parts)
-    return [g for g, _ in done], outgoing
+    return [g for g, _ in done], merge_outgoing(out for _, out in done)

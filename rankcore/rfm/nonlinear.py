@@ -355,7 +355,7 @@ def gauss_newton(model, blocks, max_iter, tol, jacobian, means=None, coef0=None)
         t1 = time.perf_counter()
         new, cond, used = _ls.solve_system(rows, bl, v, rhs, n_rows, nb, model.solver,
                                            coords=basis.cell_index, timings=timings,
-                                           n_jobs=model._jobs)
+                                           n_jobs=_ls.check_jobs(model.n_jobs))
         t_solve += time.perf_counter() - t1
         if not np.all(np.isfinite(new)):
             lam = max(10.0 * lam, 1e-6)

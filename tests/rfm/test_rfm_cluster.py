@@ -201,3 +201,22 @@ def test_a_worker_lost_mid_solve_is_an_error_not_a_hang():
     assert isinstance(box.get("error"), RuntimeError), box
     assert "worker was probably lost" in str(box["error"])
     assert not hasattr(m, "coef_")
+
+
+def test_time_slabs_with_dask_through_the_top_level_name(dask_client):
+    import rankcore
+    g = np.linspace(0, 1, 20)
+    T, Xx = np.meshgrid(g, g[1:-1])
+    Xi = np.stack([Xx.ravel(), T.ravel()], 1)
+    sides = np.concatenate([np.stack([np.zeros(20), g], 1), np.stack([np.ones(20), g], 1)])
+    ic = np.stack([g, np.zeros(20)], 1)
+    u = lambda X: np.exp(-np.pi ** 2 * X[:, 1]) * np.sin(np.pi * X[:, 0])  # noqa: E731
+    eqs = [(Xi, {(0, 1): 1.0, (2, 0): -1.0}, 0.0), (sides, {(0, 0): 1.0}, 0.0),
+           (ic, {(0, 0): 1.0}, u)]
+    kw = dict(box=BOX, subdomains=(2, 1), features=30, random_state=0)
+    dk = rankcore.RFM(solver="dask", **kw).fit_time_slabs(eqs, 2)
+    mf = rankcore.RFM(solver="multifrontal", **kw).fit_time_slabs(eqs, 2)
+    assert [c.solver_ for c in dk.slab_models_] == ["dask", "dask"]
+    Xt = np.random.default_rng(2).uniform(0, 1, (500, 2))
+    assert _rel(dk.predict(Xt), mf.predict(Xt)) <= 1e-10
+    assert "front QR" in dk.timings_
